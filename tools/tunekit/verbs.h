@@ -1,0 +1,13 @@
+// The CLI's verbs: each file tools/tunekit/<verb>.cpp adds one subcommand to the app.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace tunekit::cli {
+
+void add_generate(CLI::App& app);  // generate.cpp
+void add_convert(CLI::App& app);   // convert.cpp
+void add_init(CLI::App& app);      // init.cpp
+void add_tokenize(CLI::App& app);  // tokenize.cpp
+void add_template(CLI::App& app);  // template.cpp
+
+}  // namespace tunekit::cli
