@@ -1,0 +1,29 @@
+// Safetensors (Hugging Face's weight file): read memory-mapped, single file or sharded
+// (model.safetensors.index.json), with every header field, offset and size validated before a
+// pointer is formed; write atomically. Dtypes F32, F16, BF16 (and I32 for integer inputs).
+#pragma once
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tunekit/tensor.h"
+
+namespace tunekit {
+
+struct TensorFile {
+  std::map<std::string, Tensor> tensors;             // views into the mapping(s)
+  std::map<std::string, std::string> metadata;       // "__metadata__" of the (first) file
+  const Tensor& get(const std::string& name) const;  // throws Error naming the tensor and files
+  bool has(const std::string& name) const { return tensors.count(name) != 0; }
+};
+
+// path: a .safetensors file, a model.safetensors.index.json, or a folder holding either.
+// Throws Error("<file>: <problem>") on malformed input.
+TensorFile read_safetensors(const std::filesystem::path& path);
+
+// Writes tensors (F32/F16/BF16/I32) in the given order; temp file + fsync + rename.
+void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace tunekit

@@ -1,0 +1,54 @@
+// CPU kernels for inference (f32 compute). Raw pointers for activations, Tensor for weights so a
+// kernel can dispatch on the weight's storage dtype. Shapes are written beside each argument.
+// Every kernel has a slow scalar reference (ops/reference.h) that the tests compare against.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tunekit/tensor.h"
+
+namespace tunekit::ops {
+
+// y[T, N] = x[T, K] · W[N, K]ᵀ (+ bias[N]); W in any storage dtype (f32, f16, bf16, q8_0, q4_0,
+// q4_k, q6_k, nf4), dequantized on the fly. accumulate: y += x·Wᵀ instead of y = x·Wᵀ.
+// Throws Error naming the shapes when they do not fit.
+void linear(const float* x, int64_t T, const Tensor& W, const float* bias, float* y, bool accumulate = false);
+
+// y[T, C] = x / rms(x) * w (y may alias x).
+void rmsnorm(const float* x, const float* w, float* y, int64_t T, int64_t C, float eps);
+
+// RoPE frequencies as Hugging Face computes them (rope_type default, linear, llama3).
+struct RopeConfig {
+  double theta = 10000.0;
+  std::string scaling = "none";  // "none" | "linear" | "llama3"
+  double factor = 1.0;           // linear and llama3
+  double low_freq_factor = 1.0;  // llama3
+  double high_freq_factor = 4.0; // llama3
+  int64_t original_max_position = 8192;  // llama3
+};
+std::vector<float> rope_inv_freq(const RopeConfig& cfg, int64_t d_head);  // [d_head / 2]
+
+// In place on x[T, n_head, d_head], HF rotate-half layout: pairs (i, i + d_head/2) rotate by
+// positions[t] * inv_freq[i].
+void rope(float* x, int64_t T, int64_t n_head, int64_t d_head, const int32_t* positions, const float* inv_freq);
+
+// Causal attention with grouped-query heads over a KV cache.
+//   q[T, n_head, d_head]; k_cache, v_cache [n_ctx, n_head_kv, d_head] hold positions 0..n_ctx-1;
+//   query t attends to cache positions p <= positions[t] (and p > positions[t] - window if window > 0);
+//   out[T, n_head, d_head]. Scale 1/sqrt(d_head).
+void attention(const float* q, const float* k_cache, const float* v_cache, float* out, int64_t T,
+               const int32_t* positions, int64_t n_head, int64_t n_head_kv, int64_t d_head, int64_t window = 0);
+
+// out[n] = silu(gate[n]) * up[n] (out may alias gate).
+void swiglu(const float* gate, const float* up, float* out, int64_t n);
+
+// In place, numerically stable.
+void softmax(float* x, int64_t n);
+
+// Codecs: n values (a multiple of the block size) between f32 and a storage dtype.
+void quantize(const float* src, DType dtype, int64_t n, void* dst);
+void dequantize(const void* src, DType dtype, int64_t n, float* dst);
+Tensor convert(const Tensor& t, DType dtype);  // new tensor (through f32 where needed)
+
+}  // namespace tunekit::ops

@@ -1,0 +1,55 @@
+// Tokenizer: text <-> token ids. One interface over every vocabulary format we read:
+// HF tokenizer.json (byte-level BPE, SentencePiece-style BPE with byte fallback, WordPiece),
+// SentencePiece .model (libsentencepiece), llama2.c tokenizer.bin, and the vocabulary in a GGUF.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tunekit {
+
+class GgufFile;
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // add_special: prepend BOS / append EOS (or CLS/SEP for WordPiece) as the tokenizer's own
+  // post-processor would; false gives llama.cpp's test convention (no BOS/EOS).
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special) const = 0;
+  // Text of ids; special tokens (BOS/EOS/...) are dropped unless keep_special.
+  virtual std::string decode(const std::vector<int32_t>& ids, bool keep_special = false) const = 0;
+
+  virtual int32_t vocab_size() const = 0;
+  virtual int32_t bos_id() const = 0;  // -1 where there is none
+  virtual int32_t eos_id() const = 0;  // -1 where there is none
+  // Ids that end generation: EOS plus end-of-turn tokens (<|eot_id|>, <|im_end|>, <|end|>, ...).
+  virtual std::vector<int32_t> stop_ids() const = 0;
+  virtual std::string id_to_token(int32_t id) const = 0;  // the raw vocabulary entry
+  virtual std::string bos_token() const = 0;              // "" where there is none (for chat templates)
+  virtual std::string eos_token() const = 0;
+};
+
+// Picks the format from the path: a folder (tokenizer.json, else tokenizer.model), *.json,
+// *.model, *.gguf, or a llama2.c tokenizer .bin. Throws Error naming the file and the problem.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
+std::unique_ptr<Tokenizer> load_tokenizer(const GgufFile& gguf);
+
+// Streaming decode: feed ids one at a time, get the text that became complete (whole UTF-8
+// characters only, SentencePiece leading-space rules applied as decode() would).
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
+  std::string push(int32_t id);
+  std::string flush();  // whatever is left at the end
+
+ private:
+  const Tokenizer& tok_;
+  std::vector<int32_t> ids_;
+  size_t emitted_ = 0;  // bytes of decode(ids_) already returned
+};
+
+}  // namespace tunekit
