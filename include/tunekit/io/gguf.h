@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "tunekit/io/mapped_file.h"
 #include "tunekit/tensor.h"
 
 namespace tunekit {
@@ -20,6 +21,9 @@ enum class GgufType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9,
   U64 = 10, I64 = 11, F64 = 12
 };
+
+// "u32", "string", "array", ... ("type N" for a value outside the enum).
+std::string gguf_type_name(GgufType t);
 
 // One metadata value. Scalars keep their GGUF type so a read-then-write round trip is exact.
 // Arrays hold one element type: integers in ints, floats in floats, strings in strings.
@@ -36,10 +40,13 @@ class GgufFile {
  public:
   // Opens and validates path; throws Error("<path>: <problem>") on any malformed input.
   static GgufFile open(const std::filesystem::path& path);
+  // The same over bytes already in memory or mapped (fuzzers and tests use MappedFile::from_bytes).
+  static GgufFile from_file(std::shared_ptr<const MappedFile> file);
 
   const std::filesystem::path& path() const { return path_; }
   uint32_t version() const { return version_; }
   size_t alignment() const { return alignment_; }
+  size_t data_offset() const { return data_offset_; }  // where the (aligned) tensor data section starts
 
   bool has(const std::string& key) const { return kv_.count(key) != 0; }
   const GgufValue& value(const std::string& key) const;  // throws Error naming the file and key
@@ -68,6 +75,7 @@ class GgufFile {
   std::filesystem::path path_;
   uint32_t version_ = 3;
   size_t alignment_ = 32;
+  size_t data_offset_ = 0;
   std::map<std::string, GgufValue> kv_;
   std::vector<std::string> key_order_;
   std::map<std::string, Tensor> tensors_;
