@@ -1,0 +1,38 @@
+// Text generation for one sequence: prefill the prompt in chunks, then decode token by token
+// with the KV cache, sampling each next token, stopping on EOS/end-of-turn ids, stop strings or
+// the token limit, streaming text as it becomes final.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tunekit/infer/sampler.h"
+#include "tunekit/models/model.h"
+#include "tunekit/tokenizer/tokenizer.h"
+
+namespace tunekit {
+
+struct GenerateOptions {
+  int64_t max_tokens = 256;
+  SamplingParams sampling;
+  std::vector<std::string> stop;  // stop strings: generation ends before the first one
+  bool stop_at_eos = true;        // end on the tokenizer's stop ids
+  int64_t prefill_chunk = 512;    // prompt tokens per forward pass
+  // Called with each piece of final text (never a part of a stop string or of a UTF-8
+  // character); return false to cancel.
+  std::function<bool(const std::string& text)> on_text;
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids (without the prompt, without a matched stop id)
+  std::string text;             // their text, cut before a matched stop string
+  std::string finish_reason;    // "stop" | "length" | "cancelled"
+  int64_t n_prompt = 0;
+  double prefill_seconds = 0, decode_seconds = 0;
+};
+
+GenerateResult generate(const Model& model, const Tokenizer& tokenizer, const std::vector<int32_t>& prompt,
+                        const GenerateOptions& options);
+
+}  // namespace tunekit
