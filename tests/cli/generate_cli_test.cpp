@@ -1,0 +1,89 @@
+// The generate / convert / init verbs, end to end through the built binary.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.h"
+#include "test_paths.h"
+
+using namespace tunekit::test;
+
+namespace {
+
+std::string stories(const std::string& file) { return (shared_dir() / "models/stories260K" / file).string(); }
+
+std::string reference_text() {
+  std::ifstream in(stories("greedy200_reference.json"));
+  return nlohmann::json::parse(in)["text"].get<std::string>();
+}
+
+std::vector<int> reference_ids() {
+  std::ifstream in(stories("greedy200_reference.json"));
+  return nlohmann::json::parse(in)["generated_ids"].get<std::vector<int>>();
+}
+
+TEST(GenerateCli, Stories260KGreedyPrintsTheReferenceText) {
+  TUNEKIT_REQUIRE_SHARED("models/stories260K/stories260K.bin");
+  auto r = run_cli({"generate", "--model", stories("stories260K.bin"), "--tokenizer", stories("tok512.bin"), "--prompt",
+                    "", "--max-tokens", "200", "--temperature", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, reference_text() + "\n");
+}
+
+TEST(GenerateCli, ConvertedHfAndGgufGiveTheSameTokens) {
+  TUNEKIT_REQUIRE_SHARED("models/stories260K/stories260K.bin");
+  auto tmp = temp_dir("cli_convert");
+  auto hf = (tmp / "hf").string(), gguf = (tmp / "stories.gguf").string();
+  auto c1 = run_cli({"convert", "--model", stories("stories260K.bin"), "--tokenizer", stories("tok512.bin"), "--out", hf});
+  ASSERT_EQ(c1.exit_code, 0) << c1.err;
+  auto c2 = run_cli({"convert", "--model", stories("stories260K.bin"), "--tokenizer", stories("tok512.bin"), "--out",
+                     gguf, "--dtype", "f32"});
+  ASSERT_EQ(c2.exit_code, 0) << c2.err;
+  // The HF folder got a copy of the tokenizer; the GGUF carries its vocabulary.
+  for (const auto& model : {hf, gguf}) {
+    auto r = run_cli({"generate", "--model", model, "--prompt", "", "--max-tokens", "200", "--temperature", "0", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << model << ": " << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["tokens"].get<std::vector<int>>(), reference_ids()) << model;
+    EXPECT_EQ(j["text"].get<std::string>(), reference_text()) << model;
+  }
+}
+
+TEST(GenerateCli, InitWritesALoadableRandomModel) {
+  auto tmp = temp_dir("cli_init");
+  std::ofstream(tmp / "config.json") << R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
+    "vocab_size": 512, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": true})";
+  auto r = run_cli({"init", "--config", (tmp / "config.json").string(), "--out", (tmp / "model").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(tmp / "model" / "model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(tmp / "model" / "config.json"));
+  TUNEKIT_REQUIRE_SHARED("models/stories260K/tok512.bin");
+  auto g = run_cli({"generate", "--model", (tmp / "model").string(), "--tokenizer", stories("tok512.bin"), "--prompt",
+                    "Once", "--max-tokens", "5", "--json"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_EQ(nlohmann::json::parse(g.out)["tokens"].size(), 5u);
+}
+
+TEST(GenerateCli, BadInputGivesOneLineErrorAndExitCode1) {
+  auto tmp = temp_dir("cli_bad");
+  // A model folder whose config.json is not JSON.
+  std::filesystem::create_directories(tmp / "broken");
+  std::ofstream(tmp / "broken" / "config.json") << "{\"vocab_size\": 12,";
+  auto r = run_cli({"generate", "--model", (tmp / "broken").string(), "--prompt", "hi"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // A file that is no model at all.
+  std::ofstream(tmp / "junk.gguf") << "GGUF\x03\x00\x00\x00garbage";
+  r = run_cli({"generate", "--model", (tmp / "junk.gguf").string(), "--prompt", "hi"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("junk.gguf"), std::string::npos) << r.err;
+  // An out-of-range flag is a usage error.
+  r = run_cli({"generate", "--model", "x", "--prompt", "hi", "--top-p", "7"});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+}  // namespace
