@@ -1,6 +1,6 @@
 // CPU kernels for inference (f32 compute). Raw pointers for activations, Tensor for weights so a
 // kernel can dispatch on the weight's storage dtype. Shapes are written beside each argument.
-// Every kernel has a slow scalar reference (ops/reference.h) that the tests compare against.
+// Every kernel has a slow scalar reference (tunekit/ops/reference.h) that the tests compare against.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,0 +1,99 @@
+// linear() for every weight dtype and a spread of shapes against ref::linear (the codec's
+// dequantization followed by a double-precision matmul).
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "ops/ops_test_util.h"
+#include "tunekit/error.h"
+#include "tunekit/ops/ops.h"
+#include "tunekit/ops/reference.h"
+
+using namespace tunekit;
+
+namespace {
+
+Tensor weights(DType dtype, int64_t N, int64_t K, uint32_t seed) {
+  auto w = test::random_normal(size_t(N * K), seed, 0.05f);
+  Tensor f = Tensor::zeros(DType::F32, {N, K});
+  std::memcpy(f.data, w.data(), w.size() * 4);
+  return ops::convert(f, dtype);
+}
+
+// Kernels that dot 8-bit activations quantize x per 32 values (d = amax/127), which moves each term
+// by at most |w_k| * d/2. Everything else is f32 arithmetic: error well under 1e-5 of sum |x_k w_k|.
+bool quantizes_activations(DType dtype) {
+  return dtype == DType::Q8_0 || dtype == DType::Q4_0 || dtype == DType::Q4_K || dtype == DType::Q6_K;
+}
+
+void check_linear(DType dtype, int64_t T, int64_t N, int64_t K, bool with_bias, bool accumulate) {
+  SCOPED_TRACE(std::string(dtype_name(dtype)) + " T=" + std::to_string(T) + " N=" + std::to_string(N) +
+               " K=" + std::to_string(K) + (with_bias ? " bias" : "") + (accumulate ? " accumulate" : ""));
+  Tensor W = weights(dtype, N, K, uint32_t(T * 131 + N * 7 + K));
+  auto x = test::random_normal(size_t(T * K), uint32_t(K + 1));
+  auto bias = test::random_normal(size_t(N), 5);
+  auto y0 = test::random_normal(size_t(T * N), 6);
+  std::vector<float> y = y0, want = y0;
+  ops::linear(x.data(), T, W, with_bias ? bias.data() : nullptr, y.data(), accumulate);
+  ops::ref::linear(x.data(), T, W, with_bias ? bias.data() : nullptr, want.data(), accumulate);
+
+  std::vector<float> w(static_cast<size_t>(N * K));
+  ops::dequantize(W.data, dtype, N * K, w.data());
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n) {
+      double magnitude = 0, x_quant = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        magnitude += std::fabs(double(x[size_t(t * K + k)]) * w[size_t(n * K + k)]);
+        if (quantizes_activations(dtype) && k % 32 == 0) {
+          double amax = 0;
+          for (int64_t j = k; j < k + 32; ++j) amax = std::max(amax, std::fabs(double(x[size_t(t * K + j)])));
+          for (int64_t j = k; j < k + 32; ++j) x_quant += std::fabs(w[size_t(n * K + j)]) * amax / 127 / 2;
+        }
+      }
+      double tol = 1e-5 * magnitude + 1.0001 * x_quant + 1e-6 * std::fabs(want[size_t(t * N + n)]);
+      ASSERT_NEAR(y[size_t(t * N + n)], want[size_t(t * N + n)], tol) << "row " << t << " col " << n;
+    }
+}
+
+}  // namespace
+
+TEST(Linear, F32OddShapes) {
+  for (int64_t T : {1, 2, 3, 5, 17, 40})
+    for (int64_t N : {1, 7, 33, 130})
+      for (int64_t K : {1, 17, 64, 200}) check_linear(DType::F32, T, N, K, N == 7, T == 3);
+}
+
+TEST(Linear, EveryStorageDtype) {
+  for (DType dtype : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::NF4, DType::Q4_K, DType::Q6_K}) {
+    const int64_t block = std::max<int64_t>(64, dtype_info(dtype).block_size);
+    for (int64_t T : {1, 2, 3, 17, 40})
+      for (int64_t N : {1, 5, 66})
+        for (int64_t K : {block, 3 * block}) check_linear(dtype, T, N, K, N == 5, T == 2);
+  }
+}
+
+TEST(Linear, OddKForTheSmallBlockTypes) {
+  for (DType dtype : {DType::F16, DType::BF16}) check_linear(dtype, 3, 9, 23, true, false);
+  for (DType dtype : {DType::Q8_0, DType::Q4_0}) check_linear(dtype, 1, 9, 32 * 7, false, false);
+  check_linear(DType::NF4, 1, 9, 64 * 3, false, true);
+}
+
+TEST(Linear, RejectsBadShapes) {
+  Tensor W = Tensor::zeros(DType::F32, {4, 8});
+  std::vector<float> x(8), y(4);
+  Tensor W3 = Tensor::zeros(DType::F32, {2, 4, 8});
+  EXPECT_THROW(ops::linear(x.data(), 1, W3, nullptr, y.data()), Error);
+  EXPECT_THROW(ops::linear(x.data(), -1, W, nullptr, y.data()), Error);
+  Tensor bad;
+  bad.dtype = DType::Q8_0;
+  bad.shape = {4, 40};  // 40 is not a multiple of 32
+  std::vector<uint8_t> bytes(4 * 68);
+  bad.data = bytes.data();
+  try {
+    ops::linear(x.data(), 1, bad, nullptr, y.data());
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[4, 40]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("linear"), std::string::npos) << e.what();
+  }
+}
