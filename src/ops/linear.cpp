@@ -1,11 +1,27 @@
 // ops::linear: checks shapes and dispatches on the weight dtype and the number of rows.
 #include <algorithm>
 
+#include "ops/gemv.h"
 #include "ops/linear_kernels.h"
 #include "tunekit/error.h"
 #include "tunekit/ops/ops.h"
 
 namespace tunekit::ops {
+
+namespace {
+// Up to this many rows of x, streaming W once per kGemvTokens rows beats packing it for a GEMM.
+int64_t max_gemv_rows(DType dtype) { return dtype == DType::F32 ? 3 : 8; }
+
+// y[T, N] (+)= x[T, K] · W[N, K]ᵀ with the fastest kernel for W's dtype and T.
+void multiply(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
+  if (T <= max_gemv_rows(W.dtype) && (gemv_float(x, T, W, y, accumulate) || gemv_int8(x, T, W, y, accumulate)))
+    return;
+  if (W.dtype == DType::F32)
+    sgemm_xwt(x, T, static_cast<const float*>(W.data), W.dim(0), W.dim(1), y, W.dim(0), accumulate);
+  else
+    linear_dequantized_panels(x, T, W, y, accumulate);
+}
+}  // namespace
 
 void linear(const float* x, int64_t T, const Tensor& W, const float* bias, float* y, bool accumulate) {
   check(W.rank() == 2, "linear: W must be [N, K], got ", dtype_name(W.dtype), " ", W.shape_str());
@@ -19,10 +35,8 @@ void linear(const float* x, int64_t T, const Tensor& W, const float* bias, float
   check(x != nullptr && y != nullptr, "linear: null input or output for x [", T, ", ", K, "] · W ", W.shape_str());
   if (K == 0) {
     if (!accumulate) std::fill(y, y + T * N, 0.0f);
-  } else if (W.dtype == DType::F32) {
-    sgemm_xwt(x, T, static_cast<const float*>(W.data), N, K, y, N, accumulate);
   } else {
-    linear_dequantized_panels(x, T, W, y, accumulate);
+    multiply(x, T, W, y, accumulate);
   }
   if (bias)
     for (int64_t t = 0; t < T; ++t)

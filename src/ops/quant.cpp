@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "ops/quant_blocks.h"
+#include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/ops/ops.h"
 
@@ -70,11 +71,13 @@ Tensor convert(const Tensor& t, DType dtype) {
   Tensor out = Tensor::zeros(dtype, t.shape);
   int64_t n_rows = row == 0 ? 0 : t.numel() / row;
   size_t src_row_bytes = dtype_bytes(t.dtype, row), dst_row_bytes = dtype_bytes(dtype, row);
-  std::vector<float> buffer(static_cast<size_t>(row));
-  for (int64_t r = 0; r < n_rows; ++r) {
-    dequantize(static_cast<const char*>(t.data) + r * src_row_bytes, t.dtype, row, buffer.data());
-    quantize(buffer.data(), dtype, row, static_cast<char*>(out.data) + r * dst_row_bytes);
-  }
+  parallel_for(n_rows, [&](int64_t begin, int64_t end) {
+    std::vector<float> buffer(static_cast<size_t>(row));  // [row]
+    for (int64_t r = begin; r < end; ++r) {
+      dequantize(static_cast<const char*>(t.data) + r * src_row_bytes, t.dtype, row, buffer.data());
+      quantize(buffer.data(), dtype, row, static_cast<char*>(out.data) + r * dst_row_bytes);
+    }
+  });
   return out;
 }
 

@@ -1,9 +1,10 @@
 // The one place the kernels get their intrinsics from, plus vector math they share (exp on 16 floats).
 #pragma once
 // GCC 12 reports its own AVX-512 headers' deliberately undefined temporaries (__Y = __Y) as
-// maybe-uninitialized once inlined at -O3; the warning is about the header, so silence it there only.
+// (maybe-)uninitialized once inlined at -O3; the warning is about the header, so silence it there only.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 

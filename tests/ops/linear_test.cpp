@@ -66,7 +66,7 @@ TEST(Linear, F32OddShapes) {
 TEST(Linear, EveryStorageDtype) {
   for (DType dtype : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::NF4, DType::Q4_K, DType::Q6_K}) {
     const int64_t block = std::max<int64_t>(64, dtype_info(dtype).block_size);
-    for (int64_t T : {1, 2, 3, 17, 40})
+    for (int64_t T : {1, 2, 3, 6, 17, 40})
       for (int64_t N : {1, 5, 66})
         for (int64_t K : {block, 3 * block}) check_linear(dtype, T, N, K, N == 5, T == 2);
   }

@@ -1,0 +1,210 @@
+// bench_kernels: the ops layer's kernels against this machine's measured limits. One JSON object
+// per line (docs/kernels.md explains them):
+//   read_bandwidth   AVX-512 sum over a 1 GiB buffer on all threads, best of the passes
+//   fma_peak         16 independent zmm FMA chains per thread, 1 thread and all threads
+//   parallel_for     cost of one parallel_for call with no work (decode makes ~300 per token)
+//   gemv             ops::linear with T = 1 on the SmolLM2-135M whole-model weight matrix
+//                    [233472 x 576] (every matmul weight of one decoded token) per dtype
+//   gemv_vs_gemm     streaming kernel against the GEMM path for small T (picks the switch-over)
+//   gemm             ops::linear with T = 512 on the MLP and lm_head shapes against the FMA peak
+//   attention        prefill of 512 tokens and one decode step at position 511 (SmolLM2 heads)
+//   bench_kernels [--threads 2] [--dtypes f32,q8_0,q4_0,bf16] [--reps 7] [--quick]
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "ops/gemv.h"
+#include "ops/linear_kernels.h"
+#include "ops/simd_math.h"
+#include "tunekit/core/parallel.h"
+#include "tunekit/ops/ops.h"
+
+namespace {
+
+using namespace tunekit;
+using bench::median;
+using bench::now_seconds;
+using bench::print_json_line;
+using nlohmann::json;
+
+struct Timing {
+  double best_s = 0, median_s = 0;
+};
+
+// Runs fn once untimed, then reps times.
+template <class Fn>
+Timing time_it(int reps, const Fn& fn) {
+  fn();
+  std::vector<double> s;
+  for (int i = 0; i < reps; ++i) {
+    double t0 = now_seconds();
+    fn();
+    s.push_back(now_seconds() - t0);
+  }
+  return {*std::min_element(s.begin(), s.end()), median(s)};
+}
+
+// Uniform values in [-scale, scale), filled in parallel (the values do not affect speed).
+std::vector<float> random_values(int64_t n, float scale, uint64_t seed) {
+  std::vector<float> v(static_cast<size_t>(n));
+  parallel_for(n, [&](int64_t begin, int64_t end) {
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + uint64_t(begin) + 1;
+    for (int64_t i = begin; i < end; ++i) {
+      s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+      v[size_t(i)] = scale * (float(s >> 40) / float(1 << 23) - 1.0f);
+    }
+  });
+  return v;
+}
+
+Tensor random_weights(DType dtype, int64_t N, int64_t K, uint64_t seed) {
+  auto values = random_values(N * K, 0.07f, seed);
+  Tensor f32 = Tensor::view(DType::F32, {N, K}, values.data(), nullptr);
+  return ops::convert(f32, dtype);
+}
+
+double fma_peak_gflops(int threads, double seconds) {
+  const int64_t iters = int64_t(seconds * 3e9 / 4);  // ~4 cycles per iteration of 16 FMAs on 2 ports
+  std::vector<float> sinks(static_cast<size_t>(threads));  // keeps the chains alive
+  double t0 = now_seconds();
+  parallel_for(threads, [&](int64_t begin, int64_t) {
+    __m512 acc[16];
+    for (int j = 0; j < 16; ++j) acc[j] = _mm512_set1_ps(float(j));
+    const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int64_t i = 0; i < iters; ++i)
+      for (int j = 0; j < 16; ++j) acc[j] = _mm512_fmadd_ps(acc[j], b, c);
+    __m512 total = acc[0];
+    for (int j = 1; j < 16; ++j) total = _mm512_add_ps(total, acc[j]);
+    sinks[size_t(begin)] = _mm512_reduce_add_ps(total);
+  });
+  double elapsed = now_seconds() - t0;
+  if (sinks[0] == 42.0f) std::printf(" ");
+  return double(threads) * double(iters) * 16 * 32 / elapsed / 1e9;
+}
+
+struct Options {
+  int threads = 2;
+  std::vector<std::string> dtypes = {"f32", "q8_0", "q4_0", "bf16"};
+  int reps = 7;
+  bool quick = false;
+};
+
+void bench_gemv(const Options& opt, double bw_gbs) {
+  const int64_t N = 233472, K = 576;  // SmolLM2-135M: 30 x 3,538,944 + 49152 x 576 matmul weights
+  auto x = random_values(K, 1.0f, 7);
+  std::vector<float> y(static_cast<size_t>(N));
+  for (const auto& name : opt.dtypes) {
+    Tensor W = random_weights(dtype_from_name(name), N, K, 1);
+    Timing t = time_it(opt.reps, [&] { ops::linear(x.data(), 1, W, nullptr, y.data()); });
+    double gbs = double(W.nbytes()) / t.best_s / 1e9;
+    print_json_line({{"bench", "gemv"}, {"shape", "1x233472x576"}, {"dtype", name}, {"weight_mb", W.nbytes() / 1e6},
+                     {"ms_best", t.best_s * 1e3}, {"ms_median", t.median_s * 1e3}, {"gbs", gbs},
+                     {"gbs_median", double(W.nbytes()) / t.median_s / 1e9}, {"fraction_of_bandwidth", gbs / bw_gbs},
+                     {"tokens_per_s_equivalent", 1.0 / t.best_s}, {"threads", num_threads()}});
+  }
+}
+
+// The streaming kernel (one pass over W per 4 tokens) against the GEMM path for small T.
+void bench_gemv_vs_gemm(const Options& opt) {
+  const int64_t N = 49152, K = 576;  // the lm_head: 113 MB in f32, beyond the caches
+  for (const char* name : {"f32", "q8_0"}) {
+    Tensor W = random_weights(dtype_from_name(name), N, K, 2);
+    for (int64_t T : {1, 2, 3, 4, 6, 8, 12, 16}) {
+      auto x = random_values(T * K, 1.0f, 3);
+      std::vector<float> y(static_cast<size_t>(T * N));
+      Timing stream = time_it(opt.reps, [&] {
+        if (!ops::gemv_float(x.data(), T, W, y.data(), false)) ops::gemv_int8(x.data(), T, W, y.data(), false);
+      });
+      Timing gemm = time_it(opt.reps, [&] {
+        if (W.dtype == DType::F32)
+          ops::sgemm_xwt(x.data(), T, W.as<float>(), N, K, y.data(), N, false);
+        else
+          ops::linear_dequantized_panels(x.data(), T, W, y.data(), false);
+      });
+      print_json_line({{"bench", "gemv_vs_gemm"}, {"dtype", name}, {"shape", std::to_string(T) + "x49152x576"},
+                       {"stream_ms", stream.median_s * 1e3}, {"gemm_ms", gemm.median_s * 1e3}});
+    }
+  }
+}
+
+void bench_gemm(const Options& opt, double peak_gflops) {
+  struct Shape {
+    int64_t T, N, K;
+    const char* what;
+  };
+  const int64_t T = opt.quick ? 128 : 512;
+  for (Shape s : {Shape{T, 1536, 576, "gate/up"}, Shape{T, 576, 1536, "down"}, Shape{T, 49152, 576, "lm_head"}}) {
+    auto x = random_values(s.T * s.K, 1.0f, 4);
+    std::vector<float> y(static_cast<size_t>(s.T * s.N));
+    for (const auto& name : opt.dtypes) {
+      if (s.N == 49152 && name != "f32") continue;
+      Tensor W = random_weights(dtype_from_name(name), s.N, s.K, 5);
+      Timing t = time_it(std::max(3, opt.reps / 2), [&] { ops::linear(x.data(), s.T, W, nullptr, y.data()); });
+      double gflops = 2.0 * double(s.T * s.N * s.K) / t.median_s / 1e9;
+      print_json_line({{"bench", "gemm"}, {"what", s.what}, {"dtype", name},
+                       {"shape", std::to_string(s.T) + "x" + std::to_string(s.N) + "x" + std::to_string(s.K)},
+                       {"ms_median", t.median_s * 1e3}, {"ms_best", t.best_s * 1e3}, {"gflops", gflops},
+                       {"fraction_of_fma_peak", gflops / peak_gflops}});
+    }
+  }
+}
+
+void bench_attention(const Options& opt) {
+  const int64_t n_head = 9, n_head_kv = 3, d_head = 64, T = opt.quick ? 128 : 512;
+  auto q = random_values(T * n_head * d_head, 1.0f, 8);
+  auto k = random_values(T * n_head_kv * d_head, 1.0f, 9);
+  auto v = random_values(T * n_head_kv * d_head, 1.0f, 10);
+  std::vector<float> out(q.size());
+  std::vector<int32_t> pos(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) pos[size_t(t)] = int32_t(t);
+  Timing prefill = time_it(opt.reps, [&] {
+    ops::attention(q.data(), k.data(), v.data(), out.data(), T, pos.data(), n_head, n_head_kv, d_head);
+  });
+  double flops = 4.0 * double(n_head * d_head) * double(T) * double(T + 1) / 2;  // QKᵀ and PV, causal
+  print_json_line({{"bench", "attention"}, {"what", "prefill"}, {"T", T}, {"heads", "9/3x64"},
+                   {"ms_median", prefill.median_s * 1e3}, {"gflops", flops / prefill.median_s / 1e9}});
+  Timing decode = time_it(opt.reps * 10, [&] {
+    ops::attention(q.data(), k.data(), v.data(), out.data(), 1, pos.data() + T - 1, n_head, n_head_kv, d_head);
+  });
+  print_json_line({{"bench", "attention"}, {"what", "decode"}, {"position", T - 1}, {"heads", "9/3x64"},
+                   {"us_median", decode.median_s * 1e6}});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  CLI::App app{"tunekit kernel benchmarks (JSON lines)"};
+  app.add_option("--threads", opt.threads, "threads (default 2)");
+  app.add_option("--dtypes", opt.dtypes, "weight dtypes for gemv/gemm")->delimiter(',');
+  app.add_option("--reps", opt.reps, "timed repetitions per figure");
+  app.add_flag("--quick", opt.quick, "smaller shapes and buffers, for a smoke test");
+  CLI11_PARSE(app, argc, argv);
+  set_num_threads(opt.threads);
+
+  auto bw = bench::measure_read_bandwidth(opt.quick ? (size_t(256) << 20) : (size_t(1) << 30), opt.quick ? 3 : 7);
+  print_json_line({{"bench", "read_bandwidth"}, {"buffer_mib", bw.buffer_bytes >> 20}, {"threads", num_threads()},
+                   {"gbs_best", bw.best_gbs}, {"gbs_median", median(bw.passes_gbs)}});
+
+  double peak1 = fma_peak_gflops(1, 0.3), peak = fma_peak_gflops(num_threads(), 0.3);
+  print_json_line({{"bench", "fma_peak"}, {"gflops_1_thread", peak1}, {"gflops_all_threads", peak},
+                   {"threads", num_threads()}});
+
+  std::vector<double> per_call;
+  for (int round = 0; round < 9; ++round) {
+    const int calls = 20000;
+    double t0 = now_seconds();
+    for (int i = 0; i < calls; ++i) parallel_for(num_threads(), [](int64_t, int64_t) {});
+    per_call.push_back((now_seconds() - t0) / calls);
+  }
+  print_json_line({{"bench", "parallel_for"}, {"us_per_call_median", median(per_call) * 1e6},
+                   {"us_per_call_best", *std::min_element(per_call.begin(), per_call.end()) * 1e6}});
+
+  bench_gemv(opt, bw.best_gbs);
+  if (!opt.quick) bench_gemv_vs_gemm(opt);
+  bench_gemm(opt, peak);
+  bench_attention(opt);
+  return 0;
+}
