@@ -12,6 +12,7 @@
 namespace tunekit {
 
 class GgufFile;
+class GgufWriter;
 
 class Tokenizer {
  public:
@@ -31,12 +32,18 @@ class Tokenizer {
   virtual std::string id_to_token(int32_t id) const = 0;  // the raw vocabulary entry
   virtual std::string bos_token() const = 0;              // "" where there is none (for chat templates)
   virtual std::string eos_token() const = 0;
+  // Writes the vocabulary as llama.cpp's tokenizer.ggml.* metadata (model, pre, tokens, scores or
+  // merges, token types, role ids, add_bos/add_eos), so load_tokenizer(GgufFile) encodes the same.
+  virtual void write_gguf(GgufWriter& out) const = 0;
 };
 
 // Picks the format from the path: a folder (tokenizer.json, else tokenizer.model), *.json,
 // *.model, *.gguf, or a llama2.c tokenizer .bin. Throws Error naming the file and the problem.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
 std::unique_ptr<Tokenizer> load_tokenizer(const GgufFile& gguf);
+// An HF tokenizer.json given as text (name is used in error messages); BOS/EOS come from its
+// post-processor or the usual token names, as there is no tokenizer_config.json beside it.
+std::unique_ptr<Tokenizer> parse_tokenizer_json(std::string_view json_text, const std::string& name = "tokenizer.json");
 
 // Streaming decode: feed ids one at a time, get the text that became complete (whole UTF-8
 // characters only, SentencePiece leading-space rules applied as decode() would).
@@ -48,8 +55,8 @@ class StreamDecoder {
 
  private:
   const Tokenizer& tok_;
-  std::vector<int32_t> ids_;
-  size_t emitted_ = 0;  // bytes of decode(ids_) already returned
+  std::vector<int32_t> ids_;  // the recent ids decoded together (a window, not the whole history)
+  size_t emitted_ = 0;        // bytes of decode(ids_) already returned
 };
 
 }  // namespace tunekit
