@@ -1,1 +1,0 @@
-// placeholder so the layer library is never empty; removed when the layer has real files
