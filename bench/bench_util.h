@@ -1,0 +1,67 @@
+// Helpers shared by the benchmarks in bench/: wall-clock time, medians, one JSON object per line,
+// and the machine's measured read bandwidth (the yardstick for bandwidth-bound kernels).
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <iostream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tunekit/core/parallel.h"
+
+namespace tunekit::bench {
+
+inline double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+inline void print_json_line(const nlohmann::ordered_json& line) { std::cout << line.dump() << std::endl; }
+
+struct ReadBandwidth {
+  double best_gbs = 0;        // the figure to divide by: best of the passes
+  std::vector<double> passes_gbs;
+  size_t buffer_bytes = 0;
+};
+
+// Sums a buffer of buffer_bytes (choose it far beyond the cache, e.g. 512 MiB on a VM whose shared
+// L3 stops helping between 64 and 128 MiB) on num_threads() threads, each its own contiguous part,
+// passes times (at least once) after one untimed pass. GB = 1e9 bytes.
+inline ReadBandwidth measure_read_bandwidth(size_t buffer_bytes, int passes) {
+  passes = std::max(passes, 1);
+  const int64_t n_words = int64_t(buffer_bytes / sizeof(uint64_t));
+  std::vector<uint64_t> words(static_cast<size_t>(n_words));
+  parallel_for(n_words, [&](int64_t begin, int64_t end) {  // first touch by the thread that reads it
+    std::memset(words.data() + begin, 1, size_t(end - begin) * sizeof(uint64_t));
+  });
+  std::atomic<uint64_t> sink{0};  // keeps the sums alive
+  auto read_all = [&] {
+    parallel_for(n_words, [&](int64_t begin, int64_t end) {
+      uint64_t sum = 0;
+      for (int64_t i = begin; i < end; ++i) sum += words[size_t(i)];
+      sink += sum;
+    });
+  };
+  ReadBandwidth result;
+  result.buffer_bytes = size_t(n_words) * sizeof(uint64_t);
+  read_all();
+  for (int p = 0; p < passes; ++p) {
+    const double t0 = now_seconds();
+    read_all();
+    result.passes_gbs.push_back(double(result.buffer_bytes) / (now_seconds() - t0) / 1e9);
+  }
+  result.best_gbs = *std::max_element(result.passes_gbs.begin(), result.passes_gbs.end());
+  return result;
+}
+
+}  // namespace tunekit::bench
