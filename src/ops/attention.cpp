@@ -1,12 +1,140 @@
-// Causal grouped-query attention over a KV cache (simple version: one query row at a time).
+// Causal grouped-query attention over a KV cache. A task is one query head and a block of query rows:
+//   scores S[rows, keys] = (q / sqrt(d)) · Kᵀ over the keys any of its rows can see,
+//   each row's exact softmax over its visible keys (others get probability 0),
+//   out[rows, d] = P · V.
+// Blocks of several rows (prefill) run both products as oneDNN sgemm calls on the caches in place
+// (strided, no copies); single rows (decode) use dot-product kernels.
+#include <oneapi/dnnl/dnnl.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
+#include "ops/simd_math.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/ops/ops.h"
 
 namespace tunekit::ops {
+
+namespace {
+
+constexpr int64_t kBlockRows = 32;  // query rows per task in prefill
+constexpr int64_t kGemmRows = 4;    // from this many rows a task uses sgemm
+
+struct AttentionArgs {
+  const float *q, *k_cache, *v_cache;
+  float* out;
+  const int32_t* positions;
+  int64_t n_head, n_head_kv, d_head, window;
+};
+
+// The keys query t may see: [first, last].
+struct KeyRange {
+  int64_t first, last;
+};
+KeyRange visible_keys(int32_t position, int64_t window) {
+  return {window > 0 ? std::max<int64_t>(0, position - window + 1) : 0, position};
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  int64_t i = 0;
+  float sum = 0.0f;
+#ifdef __AVX512F__
+  __m512 acc = _mm512_setzero_ps();
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  sum = _mm512_reduce_add_ps(acc);
+#endif
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// y[n] += a · x[n]
+void axpy(float a, const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+#ifdef __AVX512F__
+  __m512 va = _mm512_set1_ps(a);
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+#endif
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+// In place on s[first..last]: exp(s - max); returns the sum.
+float exp_and_sum(float* s, int64_t first, int64_t last) {
+  const float max = max_of(s + first, last - first + 1);
+  int64_t j = first;
+  float sum = 0.0f;
+#ifdef __AVX512F__
+  __m512 vmax = _mm512_set1_ps(max), acc = _mm512_setzero_ps();
+  for (; j + 16 <= last + 1; j += 16) {
+    __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), vmax));
+    _mm512_storeu_ps(s + j, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  sum = _mm512_reduce_add_ps(acc);
+#endif
+  for (; j <= last; ++j) sum += (s[j] = std::exp(s[j] - max));
+  return sum;
+}
+
+void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float* C, int64_t ldc) {
+  dnnl_status_t status = dnnl_sgemm('N', transb, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc);
+  check(status == dnnl_success, "attention: dnnl_sgemm failed (status ", int(status), ") on [", M, ", ", K, "] x [",
+        K, ", ", N, "]");
+}
+
+// Query rows [t0, t1) of head h.
+void attend_rows(const AttentionArgs& a, int64_t h, int64_t t0, int64_t t1) {
+  thread_local std::vector<float> scores, inv_sums;
+  const int64_t d = a.d_head, rows = t1 - t0, g = h / (a.n_head / a.n_head_kv);
+  const int64_t kv_stride = a.n_head_kv * d, q_stride = a.n_head * d;
+  int64_t key0 = INT64_MAX, key_end = 0;
+  for (int64_t t = t0; t < t1; ++t) {
+    KeyRange k = visible_keys(a.positions[t], a.window);
+    key0 = std::min(key0, k.first);
+    key_end = std::max(key_end, k.last + 1);
+  }
+  const int64_t n = key_end - key0, ld = (n + 15) / 16 * 16 + 16;  // never a power of two apart
+  scores.resize(size_t(rows * ld));
+  float* S = scores.data();                                // [rows, ld]
+  const float* q = a.q + t0 * q_stride + h * d;            // [rows, d], row stride q_stride
+  const float* K = a.k_cache + key0 * kv_stride + g * d;   // [n, d], row stride kv_stride
+  const float* V = a.v_cache + key0 * kv_stride + g * d;   // [n, d], row stride kv_stride
+  float* out = a.out + t0 * q_stride + h * d;              // [rows, d], row stride q_stride
+  const float scale = 1.0f / std::sqrt(float(d));
+
+  if (rows >= kGemmRows) {
+    sgemm('T', rows, n, d, scale, q, q_stride, K, kv_stride, S, ld);
+  } else {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; ++j) S[r * ld + j] = scale * dot(q + r * q_stride, K + j * kv_stride, d);
+  }
+  inv_sums.resize(size_t(rows));
+  float* inv_sum = inv_sums.data();  // [rows]
+  for (int64_t r = 0; r < rows; ++r) {
+    KeyRange k = visible_keys(a.positions[t0 + r], a.window);
+    float* s = S + r * ld;
+    std::fill(s, s + (k.first - key0), 0.0f);
+    std::fill(s + (k.last + 1 - key0), s + n, 0.0f);
+    inv_sum[r] = 1.0f / exp_and_sum(s, k.first - key0, k.last - key0);
+  }
+  if (rows >= kGemmRows) {
+    sgemm('N', rows, d, n, 1.0f, S, ld, V, kv_stride, out, q_stride);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < d; ++i) out[r * q_stride + i] *= inv_sum[r];
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      KeyRange k = visible_keys(a.positions[t0 + r], a.window);
+      float* o = out + r * q_stride;
+      std::fill(o, o + d, 0.0f);
+      for (int64_t j = k.first - key0; j <= k.last - key0; ++j) axpy(S[r * ld + j] * inv_sum[r], V + j * kv_stride, o, d);
+    }
+  }
+}
+
+}  // namespace
 
 void attention(const float* q, const float* k_cache, const float* v_cache, float* out, int64_t T,
                const int32_t* positions, int64_t n_head, int64_t n_head_kv, int64_t d_head, int64_t window) {
@@ -14,29 +142,13 @@ void attention(const float* q, const float* k_cache, const float* v_cache, float
         "attention: bad shape q [", T, ", ", n_head, ", ", d_head, "] with ", n_head_kv,
         " kv heads (n_head must be a multiple of n_head_kv), window ", window);
   for (int64_t t = 0; t < T; ++t) check(positions[t] >= 0, "attention: negative position ", positions[t], " at row ", t);
-  const int64_t group = n_head / n_head_kv, kv_stride = n_head_kv * d_head;
-  const float scale = 1.0f / std::sqrt(float(d_head));
-  parallel_for(T * n_head, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores;
+  const AttentionArgs args{q, k_cache, v_cache, out, positions, n_head, n_head_kv, d_head, window};
+  const int64_t block = std::clamp<int64_t>(T, 1, kBlockRows);
+  const int64_t blocks = (T + block - 1) / block;
+  parallel_for(n_head * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
-      int64_t t = task / n_head, h = task % n_head, g = h / group;
-      int64_t hi = positions[t], lo = window > 0 ? std::max<int64_t>(0, hi - window + 1) : 0;
-      const float* qv = q + (t * n_head + h) * d_head;  // [d_head]
-      scores.resize(size_t(hi - lo + 1));
-      for (int64_t p = lo; p <= hi; ++p) {
-        const float* kv = k_cache + p * kv_stride + g * d_head;
-        float s = 0.0f;
-        for (int64_t i = 0; i < d_head; ++i) s += qv[i] * kv[i];
-        scores[size_t(p - lo)] = s * scale;
-      }
-      softmax(scores.data(), hi - lo + 1);
-      float* o = out + (t * n_head + h) * d_head;
-      for (int64_t i = 0; i < d_head; ++i) o[i] = 0.0f;
-      for (int64_t p = lo; p <= hi; ++p) {
-        const float* vv = v_cache + p * kv_stride + g * d_head;
-        float w = scores[size_t(p - lo)];
-        for (int64_t i = 0; i < d_head; ++i) o[i] += w * vv[i];
-      }
+      const int64_t h = task / blocks, t0 = task % blocks * block;
+      attend_rows(args, h, t0, std::min(T, t0 + block));
     }
   });
 }

@@ -74,8 +74,7 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n) {
 
 void softmax(float* x, int64_t n) {
   check(n > 0, "softmax: empty input");
-  float max = x[0];
-  for (int64_t i = 1; i < n; ++i) max = x[i] > max ? x[i] : max;
+  const float max = max_of(x, n);
   int64_t i = 0;
   float sum = 0.0f;
 #ifdef __AVX512F__

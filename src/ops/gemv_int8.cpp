@@ -64,6 +64,22 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
+// The eight 6-bit scales (resp. mins) of a Q4_K block as eight bytes, unpacked with 32-bit words:
+// bytes 0-3 hold scales 0-3 (low 6 bits) and the top 2 bits of scales 4-7, bytes 4-7 the same for
+// the mins, bytes 8-11 the low 4 bits of scales 4-7 (low nibbles) and mins 4-7 (high nibbles).
+inline uint64_t q4_k_scales(const uint8_t* packed) {
+  uint32_t a, c;
+  std::memcpy(&a, packed, 4);
+  std::memcpy(&c, packed + 8, 4);
+  return uint64_t(a & 0x3F3F3F3F) | uint64_t((c & 0x0F0F0F0F) | ((a >> 2) & 0x30303030)) << 32;
+}
+inline uint64_t q4_k_mins(const uint8_t* packed) {
+  uint32_t b, c;
+  std::memcpy(&b, packed + 4, 4);
+  std::memcpy(&c, packed + 8, 4);
+  return uint64_t(b & 0x3F3F3F3F) | uint64_t(((c >> 4) & 0x0F0F0F0F) | ((b >> 2) & 0x30303030)) << 32;
+}
+
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
@@ -156,19 +172,16 @@ struct Q4_KKernel {
         prefetch(reinterpret_cast<const uint8_t*>(blk) + R * row_bytes);
         prefetch(reinterpret_cast<const uint8_t*>(blk) + R * row_bytes + 64);
         prefetch(reinterpret_cast<const uint8_t*>(blk) + R * row_bytes + 128);
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; ++j) q4_k_scale_min(blk->scales, j, sc[j], mn[j]);
-        uint64_t sc_bytes, mn_bytes;
-        std::memcpy(&sc_bytes, sc, 8);
-        std::memcpy(&mn_bytes, mn, 8);
-        const __m256 scales = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(sc_bytes)))),
+        const __m256 scales = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(
+                                                q4_k_scales(blk->scales))))),
                                             _mm256_set1_ps(_cvtsh_ss(blk->d)));
-        const __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(mn_bytes)))),
+        const __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(
+                                              q4_k_mins(blk->scales))))),
                                           _mm256_set1_ps(_cvtsh_ss(blk->dmin)));
-        __m256 sub_scale[NT];  // d · sc_j · dx_j for the 8 sub-blocks
+        alignas(32) float sub_scale[NT][8];  // d · sc_j · dx_j for the 8 sub-blocks
         for (int t = 0; t < NT; ++t) {
           const int64_t at = t * nb32 + 8 * b;
-          sub_scale[t] = _mm256_mul_ps(scales, _mm256_loadu_ps(x.d + at));
+          _mm256_store_ps(sub_scale[t], _mm256_mul_ps(scales, _mm256_loadu_ps(x.d + at)));
           acc[r][t] = _mm256_fnmadd_ps(mins, _mm256_loadu_ps(x.sum + at), acc[r][t]);
         }
         for (int c = 0; c < 4; ++c) {  // 64 values: sub-block 2c in the low nibbles, 2c + 1 in the high
@@ -178,10 +191,9 @@ struct Q4_KKernel {
             const int8_t* xq = x.q + t * x.K + 256 * b + 64 * c;
             __m256i dot_lo = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, load256(xq));
             __m256i dot_hi = _mm256_dpbusd_epi32(_mm256_setzero_si256(), hi, load256(xq + 32));
-            __m256 s_lo = _mm256_permutexvar_ps(_mm256_set1_epi32(2 * c), sub_scale[t]);
-            __m256 s_hi = _mm256_permutexvar_ps(_mm256_set1_epi32(2 * c + 1), sub_scale[t]);
-            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_lo), s_lo, acc[r][t]);
-            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_hi), s_hi, acc[r][t]);
+            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_lo), _mm256_broadcast_ss(&sub_scale[t][2 * c]), acc[r][t]);
+            acc[r][t] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_hi), _mm256_broadcast_ss(&sub_scale[t][2 * c + 1]), acc[r][t]);
           }
         }
       }

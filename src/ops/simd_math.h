@@ -1,4 +1,4 @@
-// The one place the kernels get their intrinsics from, plus vector math they share (exp on 16 floats).
+// The one place the kernels get their intrinsics from, plus vector math they share (exp, max).
 #pragma once
 // GCC 12 reports its own AVX-512 headers' deliberately undefined temporaries (__Y = __Y) as
 // (maybe-)uninitialized once inlined at -O3; the warning is about the header, so silence it there only.
@@ -7,6 +7,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+
+#include <cstdint>
 
 namespace tunekit::ops {
 
@@ -30,5 +32,20 @@ inline __m512 exp512(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 #endif
+
+// max of x[0..n), n >= 1.
+inline float max_of(const float* x, int64_t n) {
+  int64_t i = 0;
+  float max = x[0];
+#ifdef __AVX512F__
+  if (n >= 16) {
+    __m512 acc = _mm512_loadu_ps(x);
+    for (i = 16; i + 16 <= n; i += 16) acc = _mm512_max_ps(acc, _mm512_loadu_ps(x + i));
+    max = _mm512_reduce_max_ps(acc);
+  }
+#endif
+  for (; i < n; ++i) max = x[i] > max ? x[i] : max;
+  return max;
+}
 
 }  // namespace tunekit::ops

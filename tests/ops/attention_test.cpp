@@ -34,6 +34,8 @@ TEST(Attention, PrefillCausalGqa) {
   check_attention(17, 0, 4, 2, 16, 0);
   check_attention(40, 0, 9, 3, 64, 0);
   check_attention(3, 0, 6, 1, 24, 0);
+  check_attention(20, 5, 4, 2, 80, 0);   // d_head beyond one 64-lane chunk, with a tail
+  check_attention(70, 0, 2, 1, 128, 0);  // several tiles and key steps
 }
 
 TEST(Attention, DecodeAgainstACache) {
