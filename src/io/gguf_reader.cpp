@@ -150,6 +150,7 @@ TensorInfo read_tensor_info(ByteReader& r, uint64_t index) {
     ne[d] = int64_t(x);
   }
   ti.shape.assign(ne.rbegin(), ne.rend());
+  if (ti.shape.empty()) ti.shape = {1};  // ggml pads ne with 1s: a 0-dim tensor is one value (as we write it)
   uint32_t type = r.read<uint32_t>(what + " type");
   try {
     ti.dtype = dtype_from_ggml(type);

@@ -209,24 +209,32 @@ void GgufWriter::add_tensor(const std::string& name, const Tensor& t) {
   tensors_.emplace_back(name, t);
 }
 
-void GgufWriter::write(const std::filesystem::path& path) const {
-  const std::string where = path.string();
-  size_t alignment = 32;
-  for (const auto& kv : kv_) {
-    if (kv.first != "general.alignment") continue;
-    const auto* a = std::get_if<uint64_t>(&kv.second.scalar);
-    if (kv.second.type != GgufType::U32 || a == nullptr || *a == 0 || (*a & (*a - 1)) != 0 || *a > (1u << 30))
-      fail(where, ": general.alignment must be a u32 power of two");
-    alignment = size_t(*a);
-  }
+namespace {
+struct Layout {
+  std::string head;  // header, metadata and tensor infos (unpadded)
+  size_t alignment;
+};
+}  // namespace
 
-  std::string head;
+// Lays out everything before the data section; the data follows, each tensor padded.
+static Layout layout(const std::vector<std::pair<std::string, GgufValue>>& kv,
+                     const std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& where) {
+  Layout l;
+  l.alignment = 32;
+  for (const auto& e : kv) {
+    if (e.first != "general.alignment") continue;
+    const auto* a = std::get_if<uint64_t>(&e.second.scalar);
+    if (e.second.type != GgufType::U32 || a == nullptr || *a == 0 || (*a & (*a - 1)) != 0 || *a > (1u << 30))
+      fail(where, ": general.alignment must be a u32 power of two");
+    l.alignment = size_t(*a);
+  }
+  std::string& head = l.head;
   head += "GGUF";
   put<uint32_t>(head, 3);
-  put<uint64_t>(head, tensors_.size());
-  put<uint64_t>(head, kv_.size());
+  put<uint64_t>(head, tensors.size());
+  put<uint64_t>(head, kv.size());
   try {
-    for (const auto& [key, v] : kv_) {
+    for (const auto& [key, v] : kv) {
       put_string(head, key);
       put_value(head, key, v);
     }
@@ -234,7 +242,7 @@ void GgufWriter::write(const std::filesystem::path& path) const {
     fail(where, ": ", e.what());
   }
   uint64_t offset = 0;
-  for (const auto& [name, t] : tensors_) {
+  for (const auto& [name, t] : tensors) {
     put_string(head, name);
     uint32_t n_dims = uint32_t(std::max(1, t.rank()));
     put<uint32_t>(head, n_dims);
@@ -242,18 +250,35 @@ void GgufWriter::write(const std::filesystem::path& path) const {
     for (int i = t.rank() - 1; i >= 0; --i) put<uint64_t>(head, uint64_t(t.shape[size_t(i)]));  // ne: innermost first
     put<uint32_t>(head, dtype_to_ggml(t.dtype));
     put<uint64_t>(head, offset);
-    offset += (t.nbytes() + alignment - 1) / alignment * alignment;
+    offset += (t.nbytes() + l.alignment - 1) / l.alignment * l.alignment;
   }
+  return l;
+}
 
+void GgufWriter::write(const std::filesystem::path& path) const {
+  Layout l = layout(kv_, tensors_, path.string());
   write_file_atomic(path, [&](AtomicFile& f) {
-    f.write(head);
-    f.pad_to(alignment);
+    f.write(l.head);
+    f.pad_to(l.alignment);
     for (const auto& nt : tensors_) {
       const Tensor& t = nt.second;
       if (t.nbytes()) f.write(t.data, t.nbytes());
-      f.pad_to(alignment);
+      f.pad_to(l.alignment);
     }
   });
+}
+
+std::string GgufWriter::serialize() const {
+  Layout l = layout(kv_, tensors_, "GGUF writer");
+  std::string out = std::move(l.head);
+  auto pad = [&]() { out.append((l.alignment - out.size() % l.alignment) % l.alignment, '\0'); };
+  pad();
+  for (const auto& nt : tensors_) {
+    const Tensor& t = nt.second;
+    if (t.nbytes()) out.append(static_cast<const char*>(t.data), t.nbytes());
+    pad();
+  }
+  return out;
 }
 
 }  // namespace tunekit

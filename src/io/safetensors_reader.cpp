@@ -58,7 +58,7 @@ Entry parse_entry(const std::string& file, const std::string& name, const nlohma
   if (sh == j.end() || !sh->is_array()) fail(what, " has no \"shape\" array");
   for (const auto& d : *sh) {
     if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t(INT64_MAX))
-      fail(what, " has a shape entry that is not a non-negative integer: ", d.dump());
+      fail(what, " has a shape entry that is not a non-negative integer (", d.type_name(), ")");
     e.shape.push_back(int64_t(d.get<uint64_t>()));
   }
   auto off = j.find("data_offsets");

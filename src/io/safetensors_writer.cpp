@@ -2,6 +2,7 @@
 // there is any), as compact JSON padded with spaces so the data section starts at a multiple of 8
 // (as the Python library does); tensor bytes follow back to back. Written atomically.
 #include <nlohmann/json.hpp>
+#include <cstring>
 #include <set>
 
 #include "tunekit/error.h"
@@ -22,9 +23,9 @@ const char* st_dtype(DType t) {
 }
 }  // namespace
 
-void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
-  const std::string where = path.string();
+// The padded header text; where names the file in errors.
+static std::string header_text(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                               const std::map<std::string, std::string>& metadata, const std::string& where) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) {
     nlohmann::ordered_json meta = nlohmann::ordered_json::object();
@@ -55,6 +56,12 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<std:
     fail(where, ": cannot encode the header (", e.what(), "); names and metadata must be UTF-8");
   }
   text.append((8 - text.size() % 8) % 8, ' ');  // 8 + header length is a multiple of 8
+  return text;
+}
+
+void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  const std::string text = header_text(tensors, metadata, path.string());
   write_file_atomic(path, [&](AtomicFile& f) {
     uint64_t n = text.size();
     f.write(&n, sizeof(n));
@@ -62,6 +69,18 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<std:
     for (const auto& nt : tensors)
       if (nt.second.nbytes()) f.write(nt.second.data, nt.second.nbytes());
   });
+}
+
+std::string serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                                  const std::map<std::string, std::string>& metadata, const std::string& name) {
+  const std::string text = header_text(tensors, metadata, name);
+  std::string out(8, '\0');
+  uint64_t n = text.size();
+  std::memcpy(out.data(), &n, 8);
+  out += text;
+  for (const auto& nt : tensors)
+    if (nt.second.nbytes()) out.append(static_cast<const char*>(nt.second.data), nt.second.nbytes());
+  return out;
 }
 
 }  // namespace tunekit

@@ -167,6 +167,7 @@ TEST(GgufWrite, TensorsRoundTripWithLlamaCppLayout) {
   std::string raw = slurp(dir / "t.gguf");
   auto u32 = [&](size_t at) { uint32_t x; std::memcpy(&x, raw.data() + at, 4); return x; };
   auto u64 = [&](size_t at) { uint64_t x; std::memcpy(&x, raw.data() + at, 8); return x; };
+  EXPECT_EQ(w.serialize(), raw);  // the in-memory form is the file, byte for byte
   EXPECT_EQ(raw.substr(0, 4), "GGUF");
   EXPECT_EQ(u32(4), 3u);
   EXPECT_EQ(u64(8), 4u);   // tensors
@@ -223,4 +224,25 @@ TEST(GgufWrite, RealVocabMetadataRewritesIdentically) {
     EXPECT_TRUE(ours.compare(0, orig.size(), orig) == 0);
     EXPECT_EQ(ours.find_first_not_of('\0', orig.size()), std::string::npos);
   }
+}
+
+TEST(GgufWrite, ZeroDimTensorIsOneValue) {
+  // ggml has no 0-dim tensors: we write one as ne = {1}, and read n_dims = 0 (which llama.cpp
+  // pads with 1s) as shape [1], so a read-write-read round trip is stable (found by fuzz_gguf).
+  auto dir = test::temp_dir("gguf_scalar");
+  Tensor s = Tensor::zeros(DType::F32, {});
+  s.as<float>()[0] = 4.5f;
+  GgufWriter w;
+  w.add_tensor("scalar", s);
+  std::string bytes = w.serialize();
+  GgufFile g = GgufFile::from_file(MappedFile::from_bytes("scalar.gguf", bytes.data(), bytes.size()));
+  EXPECT_EQ(g.tensor("scalar").shape, (std::vector<int64_t>{1}));
+  EXPECT_EQ(g.tensor("scalar").as<float>()[0], 4.5f);
+  // The same file with n_dims = 0 and no ne.
+  size_t n_dims_at = 24 + 8 + 6;
+  std::string zero = bytes.substr(0, n_dims_at) + std::string(4, '\0') + bytes.substr(n_dims_at + 12);
+  zero.insert(zero.size() - 32, 8, '\0');  // keep the data section where it was (header is 8 bytes shorter)
+  GgufFile z = GgufFile::from_file(MappedFile::from_bytes("zero.gguf", zero.data(), zero.size()));
+  EXPECT_EQ(z.tensor("scalar").shape, (std::vector<int64_t>{1}));
+  EXPECT_EQ(z.tensor("scalar").as<float>()[0], 4.5f);
 }

@@ -77,6 +77,7 @@ TEST(Safetensors, RoundTripEveryDtype) {
   // The raw layout: header length, compact JSON in the given order with __metadata__ first,
   // space padding to a multiple of 8, then the data back to back.
   std::string raw = slurp(dir / "m.safetensors");
+  EXPECT_EQ(serialize_safetensors(ts, {{"format", "pt"}, {"b", "two"}}), raw);
   uint64_t n;
   std::memcpy(&n, raw.data(), 8);
   EXPECT_EQ((8 + n) % 8, 0u);

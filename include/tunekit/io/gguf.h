@@ -100,6 +100,8 @@ class GgufWriter {
   // The tensor's dtype must have a GGUF type; its bytes are copied at write().
   void add_tensor(const std::string& name, const Tensor& t);
   void write(const std::filesystem::path& path) const;
+  // The exact bytes write() puts in the file, in memory (tests and fuzzers).
+  std::string serialize() const;
 
  private:
   std::vector<std::pair<std::string, GgufValue>> kv_;

@@ -34,5 +34,9 @@ TensorFile parse_safetensors(std::shared_ptr<const MappedFile> file);
 // Writes tensors (F32/F16/BF16/I32) in the given order; temp file + fsync + rename.
 void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+// The exact bytes write_safetensors() writes, in memory (tests and fuzzers); errors name `name`.
+std::string serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                                  const std::map<std::string, std::string>& metadata = {},
+                                  const std::string& name = "safetensors");
 
 }  // namespace tunekit
