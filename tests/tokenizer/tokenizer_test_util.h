@@ -45,7 +45,10 @@ inline std::vector<std::vector<int32_t>> read_vocab_test_outputs(const std::file
 
 inline std::string join_ids(const std::vector<int32_t>& ids) {
   std::string s;
-  for (int32_t id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+  for (int32_t id : ids) {
+    if (!s.empty()) s += ' ';
+    s += std::to_string(id);
+  }
   return s;
 }
 
