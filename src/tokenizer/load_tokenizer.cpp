@@ -26,7 +26,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path) {
   if (fs::is_directory(path)) {
     if (fs::exists(path / "tokenizer.json")) return load_hf_json_file(path / "tokenizer.json");
     if (fs::exists(path / "tokenizer.model")) return load_sentencepiece_file(path / "tokenizer.model");
-    fail(path.string(), ": the folder has neither tokenizer.json nor tokenizer.model");
+    if (fs::exists(path / "tokenizer.bin")) return load_tokenizer(path / "tokenizer.bin");
+    fail(path.string(), ": the folder has no tokenizer.json, tokenizer.model or tokenizer.bin");
   }
   const std::string ext = path.extension().string();
   const std::string head = first_bytes(path, 4);
@@ -36,7 +37,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path) {
   if (ext == ".bin") return load_llama2c_file(path);
   if (!head.empty() && head[0] == '{') return load_hf_json_file(path);
   fail(path.string(), ": unknown tokenizer format; hint: give a tokenizer.json, a SentencePiece .model, a .gguf, ",
-       "a llama2.c tokenizer .bin or a folder holding tokenizer.json/tokenizer.model");
+       "a llama2.c tokenizer .bin or a folder holding tokenizer.json/tokenizer.model/tokenizer.bin");
 }
 
 }  // namespace tunekit

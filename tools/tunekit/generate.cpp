@@ -60,7 +60,8 @@ void run(GenerateArgs& a) {
                         {"finish_reason", r.finish_reason},
                         {"prefill_tokens_per_s", prefill_tps},
                         {"decode_tokens_per_s", decode_tps}};
-    std::printf("%s\n", j.dump().c_str());
+    // Text cut mid-character (a token limit inside a UTF-8 sequence) shows as U+FFFD.
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     std::printf("\n");
   }
