@@ -10,6 +10,8 @@
 #include <random>
 #include <sstream>
 
+#include <sys/stat.h>
+
 #include "test_paths.h"
 #include "tunekit/error.h"
 #include "tunekit/io/atomic_file.h"
@@ -342,4 +344,19 @@ TEST(BadInput, RealFilesTruncated) {
   for (size_t n : {size_t(27), size_t(28), m.size() - 4})
     EXPECT_EQ(parse("l2c", m.substr(0, n), "model.bin"), Outcome::Error) << n;
   EXPECT_EQ(parse("l2c", m + "xxxx", "model.bin"), Outcome::Error);
+}
+
+TEST(BadInput, NotARegularFile) {
+  auto dir = test::temp_dir("bad_not_file");
+  ASSERT_EQ(::mkfifo((dir / "pipe.gguf").c_str(), 0644), 0);
+  for (const char* name : {"pipe.gguf", "no-such.gguf"}) {
+    try {
+      GgufFile::open(dir / name);
+      ADD_FAILURE() << name;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(read_safetensors(dir / "pipe.gguf"), Error);  // a FIFO must not block the reader
+  EXPECT_THROW(GgufFile::open(dir), Error);                   // a folder
 }
