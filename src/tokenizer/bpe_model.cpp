@@ -25,7 +25,7 @@ struct Candidate {
 }  // namespace
 
 BpeModel::BpeModel(std::shared_ptr<const Vocab> vocab, BpeOptions options)
-    : vocab_(std::move(vocab)), options_(std::move(options)) {}
+    : vocab_(std::move(vocab)), options_(std::move(options)), boundaries_(*vocab_) {}
 
 bool BpeModel::add_merge(std::string_view left, std::string_view right) {
   const int32_t l = vocab_->find(left), r = vocab_->find(right);
@@ -117,6 +117,16 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) con
       return;
     }
   }
+  // Prefixes and suffixes make a symbol depend on its place in the word, so such words stay whole.
+  const bool cuttable = options_.continuing_subword_prefix.empty() && options_.end_of_word_suffix.empty();
+  if (word.size() <= kCacheWordBytes || !cuttable) {
+    encode_chunk(word, out);
+    return;
+  }
+  for (std::string_view chunk : boundaries_.chunks(word)) encode_chunk(chunk, out);
+}
+
+void BpeModel::encode_chunk(std::string_view word, std::vector<int32_t>& out) const {
   const bool cacheable = word.size() <= kCacheWordBytes;
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mutex_);

@@ -2,13 +2,15 @@
 // A word starts as one symbol per UTF-8 character (byte fallback or UNK where the vocabulary has no
 // such character); the adjacent pair with the lowest merge rank (leftmost on ties) merges until no
 // pair has a rank. Symbols live in a linked list with a priority queue of candidate pairs, so a
-// word of n characters costs O(n log n); results for short words are cached.
+// word of n characters costs O(n log n); long words are cut where no merge can cross
+// (MergeBoundaries) and results for short pieces are cached.
 #pragma once
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "tokenizer/merge_boundaries.h"
 #include "tokenizer/token_model.h"
 #include "tokenizer/vocab.h"
 
@@ -35,12 +37,14 @@ class BpeModel : public TokenModel {
     int32_t rank;
     int32_t id;
   };
+  void encode_chunk(std::string_view chunk, std::vector<int32_t>& out) const;
   void initial_symbols(std::string_view word, std::vector<int32_t>& ids) const;
   void merge_all(std::vector<int32_t>& ids) const;
   const Merge* find_merge(int32_t left, int32_t right) const;
 
   std::shared_ptr<const Vocab> vocab_;
   BpeOptions options_;
+  MergeBoundaries boundaries_;
   std::unordered_map<uint64_t, Merge> merges_;
   int32_t n_merges_ = 0;
   mutable std::mutex cache_mutex_;

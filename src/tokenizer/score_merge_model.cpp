@@ -24,12 +24,16 @@ struct Candidate {
 }  // namespace
 
 ScoreMergeModel::ScoreMergeModel(std::shared_ptr<const Vocab> vocab, std::vector<float> scores)
-    : vocab_(std::move(vocab)), scores_(std::move(scores)) {
+    : vocab_(std::move(vocab)), scores_(std::move(scores)), boundaries_(*vocab_) {
   check(scores_.size() == static_cast<size_t>(vocab_->size()), "tokenizer: ", scores_.size(), " scores for ",
         vocab_->size(), " tokens");
 }
 
 void ScoreMergeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {
+  for (std::string_view chunk : boundaries_.chunks(word)) encode_chunk(chunk, out);
+}
+
+void ScoreMergeModel::encode_chunk(std::string_view word, std::vector<int32_t>& out) const {
   const Vocab& v = *vocab_;
   std::vector<Symbol> symbols;
   for (size_t pos = 0; pos < word.size();) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <memory>
 
+#include "tokenizer/merge_boundaries.h"
 #include "tokenizer/token_model.h"
 #include "tokenizer/vocab.h"
 
@@ -17,8 +18,10 @@ class ScoreMergeModel : public TokenModel {
   void encode_word(std::string_view word, std::vector<int32_t>& out) const override;
 
  private:
+  void encode_chunk(std::string_view chunk, std::vector<int32_t>& out) const;
   std::shared_ptr<const Vocab> vocab_;
   std::vector<float> scores_;
+  MergeBoundaries boundaries_;  // long texts are merged chunk by chunk
 };
 
 }  // namespace tunekit

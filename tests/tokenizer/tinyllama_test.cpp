@@ -48,6 +48,25 @@ TEST(TinyLlama, TokenizerJsonMatchesSentencePieceModel) {
   }
 }
 
+// 100 KB of real prose (Gray's Anatomy): tokenizer.json, tokenizer.model and llama.cpp's Llama-2
+// GGUF vocabulary must agree id for id on long text (it is encoded in chunks; see MergeBoundaries).
+TEST(TinyLlama, LongTextAgreesAcrossFormats) {
+  const std::string doc = "data/docs/grays-anatomy-1918-osteology.txt";
+  TUNEKIT_REQUIRE_SHARED(doc);
+  TUNEKIT_REQUIRE_SHARED(std::string(kDir) + "/tokenizer.json");
+  TUNEKIT_REQUIRE_SHARED("tokenizers/llama.cpp-vocab-tests/ggml-vocab-llama-spm.gguf");
+  const std::string text = test::read_file(test::shared_dir() / doc).substr(0, 100000);
+  const auto dir = test::shared_dir() / kDir;
+  const auto reference = load_tokenizer(dir / "tokenizer.model")->encode(text, false);
+  ASSERT_GT(reference.size(), 20000u);
+  const auto json = load_tokenizer(dir / "tokenizer.json");
+  const auto ids = json->encode(text, false);
+  EXPECT_TRUE(ids == reference) << "tokenizer.json differs from libsentencepiece";
+  EXPECT_EQ(json->decode(ids), text);
+  const auto gguf = load_tokenizer(test::shared_dir() / "tokenizers/llama.cpp-vocab-tests/ggml-vocab-llama-spm.gguf");
+  EXPECT_TRUE(gguf->encode(text, false) == reference) << "GGUF vocabulary differs from libsentencepiece";
+}
+
 TEST(TinyLlama, RolesAndSpecialTokens) {
   TUNEKIT_REQUIRE_SHARED(std::string(kDir) + "/tokenizer.json");
   const auto dir = test::shared_dir() / kDir;

@@ -1,8 +1,9 @@
-// tunekit tokenize --tokenizer PATH --text STR [--add-special] [--decode]
+// tunekit tokenize --tokenizer PATH (--text STR | --file PATH) [--add-special] [--decode]
 // Prints the ids of STR on one line, separated by single spaces (llama.cpp's convention: no BOS/EOS
-// unless --add-special). With --decode, STR holds ids (spaces or commas between them) and the
+// unless --add-special). --file reads the text from a file (for texts longer than an argument). With --decode, STR holds ids (spaces or commas between them) and the
 // decoded text is printed instead. PATH is any format load_tokenizer() reads, a .gguf included.
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -16,7 +17,7 @@ namespace tunekit::cli {
 namespace {
 
 struct TokenizeArgs {
-  std::string tokenizer, text;
+  std::string tokenizer, text, file;
   bool add_special = false;
   bool decode = false;
 };
@@ -42,7 +43,16 @@ std::vector<int32_t> parse_ids(const std::string& text, const Tokenizer& tok) {
   return ids;
 }
 
-void run(const TokenizeArgs& a) {
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  check(in.good(), path, ": cannot open");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void run(TokenizeArgs a) {
+  if (!a.file.empty()) a.text = read_file(a.file);
   const auto tok = load_tokenizer(a.tokenizer);
   if (a.decode) {
     const std::string text = tok->decode(parse_ids(a.text, *tok), a.add_special);
@@ -66,11 +76,16 @@ void add_tokenize(CLI::App& app) {
   cmd->add_option("--tokenizer,-t", a->tokenizer,
                   "tokenizer.json, SentencePiece .model, .gguf, llama2.c tokenizer .bin, or a folder")
       ->required();
-  cmd->add_option("--text", a->text, "text to encode (with --decode: token ids)")->required();
+  auto* text = cmd->add_option("--text", a->text, "text to encode (with --decode: token ids)");
+  auto* file = cmd->add_option("--file", a->file, "read the text from this file instead of --text");
+  text->excludes(file);
+  cmd->callback([a, text, file] {
+    check(text->count() + file->count() == 1, "tokenize: give --text or --file");
+    run(*a);
+  });
   cmd->add_flag("--add-special", a->add_special,
                 "add BOS/EOS (CLS/SEP) as the tokenizer's post-processor does; with --decode keep special tokens");
   cmd->add_flag("--decode", a->decode, "decode the ids given in --text");
-  cmd->callback([a] { run(*a); });
 }
 
 }  // namespace tunekit::cli
