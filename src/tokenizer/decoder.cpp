@@ -34,7 +34,21 @@ int byte_of_token(const std::string& t) {
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
+// HF's cleanup of the spaces BERT-style joining puts before punctuation and in contractions.
+void clean_up_spaces(std::string& t) {
+  static const char* const pairs[][2] = {{" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},
+                                         {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},   {" do not", " don't"},
+                                         {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  for (const auto& p : pairs) replace_all(t, p[0], p[1]);
+}
+
 }  // namespace
+
+DecodeStep clean_up_spaces() {
+  return [](std::vector<std::string>& tokens) {
+    for (std::string& t : tokens) clean_up_spaces(t);
+  };
+}
 
 DecodeStep byte_level() {
   return [](std::vector<std::string>& tokens) {
@@ -97,12 +111,7 @@ DecodeStep wordpiece(std::string prefix, bool cleanup) {
         else
           t = " " + t;
       }
-      if (cleanup) {
-        static const char* const pairs[][2] = {{" .", "."},       {" ?", "?"},      {" !", "!"},    {" ,", ","},
-                                               {" ' ", "'"},      {" n't", "n't"}, {" 'm", "'m"}, {" do not", " don't"},
-                                               {" 's", "'s"},     {" 've", "'ve"}, {" 're", "'re"}};
-        for (const auto& p : pairs) replace_all(t, p[0], p[1]);
-      }
+      if (cleanup) clean_up_spaces(t);
     }
   };
 }

@@ -32,7 +32,8 @@ DecodeStep metaspace(std::string replacement, bool add_prefix);
 // WordPiece: tokens after the first are joined with ' ' unless they start with prefix (which is
 // removed); cleanup removes the spaces BERT puts before punctuation and in contractions.
 DecodeStep wordpiece(std::string prefix, bool cleanup);
-DecodeStep bpe_suffix(std::string suffix);  // BPEDecoder: suffix -> ' ' (none after the last token)
+DecodeStep bpe_suffix(std::string suffix);
+DecodeStep clean_up_spaces();  // WordPiece's cleanup on its own, per token  // BPEDecoder: suffix -> ' ' (none after the last token)
 
 }  // namespace decoders
 }  // namespace tunekit

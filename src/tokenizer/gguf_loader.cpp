@@ -104,6 +104,7 @@ void build_wordpiece(TokenizerParts& parts) {
   parts.pre_tokenizer.add(pre_tokenizers::bert());
   parts.model = std::make_unique<WordPieceModel>(parts.vocab, WordPieceOptions{kSpace, "", 0});
   parts.decoder.add(decoders::replace(kSpace, " "));
+  parts.decoder.add(decoders::clean_up_spaces());  // as HF's WordPiece decoder does
   parts.decoder.add(decoders::fuse());
   parts.decoder.add(decoders::strip(" ", 1, 0));
 }

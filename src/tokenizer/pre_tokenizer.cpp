@@ -58,7 +58,7 @@ void split_at(std::string_view piece, const std::vector<Span>& delimiters, Split
   if (pos < piece.size()) parts.push_back({{pos, piece.size()}, invert});
 
   std::vector<Span> result;
-  bool merge_into_next = false;  // MergedWithNext: the last span waits for the following one
+  bool merge_into_next = false;  // MergedWithNext: the last span takes in the following one
   for (size_t i = 0; i < parts.size(); ++i) {
     const Part& p = parts[i];
     switch (behavior) {
@@ -85,7 +85,8 @@ void split_at(std::string_view piece, const std::vector<Span>& delimiters, Split
           result.back().end = p.span.end;
         else
           result.push_back(p.span);
-        merge_into_next = p.delimiter;
+        // A delimiter joins the piece after it unless that is a delimiter too (HF's rule).
+        merge_into_next = p.delimiter && i + 1 < parts.size() && !parts[i + 1].delimiter;
         break;
     }
   }
