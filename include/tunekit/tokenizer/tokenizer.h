@@ -37,7 +37,8 @@ class Tokenizer {
   virtual void write_gguf(GgufWriter& out) const = 0;
 };
 
-// Picks the format from the path: a folder (tokenizer.json, else tokenizer.model), *.json,
+// Picks the format from the path: a folder (tokenizer.json, else tokenizer.model, else a llama2.c
+// tokenizer.bin), *.json,
 // *.model, *.gguf, or a llama2.c tokenizer .bin. Throws Error naming the file and the problem.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
 std::unique_ptr<Tokenizer> load_tokenizer(const GgufFile& gguf);
