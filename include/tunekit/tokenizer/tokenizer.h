@@ -38,8 +38,8 @@ class Tokenizer {
 };
 
 // Picks the format from the path: a folder (tokenizer.json, else tokenizer.model, else a llama2.c
-// tokenizer.bin), *.json,
-// *.model, *.gguf, or a llama2.c tokenizer .bin. Throws Error naming the file and the problem.
+// tokenizer.bin), *.json, *.model, *.gguf, or a llama2.c tokenizer .bin. Throws Error naming the
+// file and the problem.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
 std::unique_ptr<Tokenizer> load_tokenizer(const GgufFile& gguf);
 // An HF tokenizer.json given as text (name is used in error messages); BOS/EOS come from its
