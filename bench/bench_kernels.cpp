@@ -120,7 +120,8 @@ void bench_gemv(const Options& opt, double bw_gbs) {
 
 // The streaming kernel (one pass over W per 4 tokens) against the GEMM path for small T.
 void bench_gemv_vs_gemm(const Options& opt) {
-  const int64_t N = 49152, K = 576;  // the lm_head: 113 MB in f32, beyond the caches
+  const int64_t K = 576;
+  for (int64_t N : {int64_t(49152), int64_t(1536)})  // the lm_head (113 MB in f32) and gate/up (cached)
   for (const char* name : {"f32", "q8_0"}) {
     Tensor W = random_weights(dtype_from_name(name), N, K, 2);
     for (int64_t T : {1, 2, 3, 4, 6, 8, 12, 16}) {
@@ -135,7 +136,8 @@ void bench_gemv_vs_gemm(const Options& opt) {
         else
           ops::linear_dequantized_panels(x.data(), T, W, y.data(), false);
       });
-      print_json_line({{"bench", "gemv_vs_gemm"}, {"dtype", name}, {"shape", std::to_string(T) + "x49152x576"},
+      print_json_line({{"bench", "gemv_vs_gemm"}, {"dtype", name},
+                       {"shape", std::to_string(T) + "x" + std::to_string(N) + "x576"},
                        {"stream_ms", stream.median_s * 1e3}, {"gemm_ms", gemm.median_s * 1e3}});
     }
   }

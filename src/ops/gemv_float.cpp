@@ -1,6 +1,6 @@
 // Streaming GEMV for weights that dequantize straight to f32 lanes: f32, f16, bf16 and NF4.
-// Each pass takes 4 rows of W against up to 4 rows of x with 16-lane FMAs; software prefetch runs
-// one row group ahead.
+// Each pass takes 4 rows of W against up to 4 rows of x (2 rows against up to 8) with 16-lane FMAs;
+// software prefetch runs one row group ahead.
 #include <cstring>
 
 #include "ops/gemv.h"
@@ -11,8 +11,6 @@ namespace tunekit::ops {
 
 #ifdef __AVX512F__
 namespace {
-
-constexpr int kRows = 4;  // rows of W per pass
 
 // A decoder turns `vectors` x 16 consecutive weights of a row, starting at value k (a multiple of
 // `step`), into f32 lanes. Rows of plain types may end in a partial step (masked with `tail`).
@@ -86,9 +84,9 @@ void dot_group(const float* x, int64_t K, const uint8_t* w_rows, size_t row_byte
 template <class Dec, int NT>
 void dot_rows(const float* x, int64_t K, const uint8_t* W, size_t row_bytes, int64_t n0, int64_t n1, float* y,
               int64_t ldy, bool accumulate) {
+  constexpr int R = gemv_rows_per_pass(NT);
   int64_t n = n0;
-  for (; n + kRows <= n1; n += kRows)
-    dot_group<Dec, kRows, NT>(x, K, W + n * row_bytes, row_bytes, y + n, ldy, accumulate);
+  for (; n + R <= n1; n += R) dot_group<Dec, R, NT>(x, K, W + n * row_bytes, row_bytes, y + n, ldy, accumulate);
   for (; n < n1; ++n) dot_group<Dec, 1, NT>(x, K, W + n * row_bytes, row_bytes, y + n, ldy, accumulate);
 }
 
@@ -97,15 +95,8 @@ void gemv_with(const float* x, int64_t T, const Tensor& W, float* y, bool accumu
   const int64_t N = W.dim(0), K = W.dim(1);
   const size_t row_bytes = dtype_bytes(W.dtype, K);
   const auto* w = static_cast<const uint8_t*>(W.data);
-  gemv_split(N, T, kRows, 64, [&](int64_t n0, int64_t n1, int64_t t0, int64_t nt) {
-    const float* xt = x + t0 * K;
-    float* yt = y + t0 * N;
-    switch (nt) {
-      case 1: dot_rows<Dec, 1>(xt, K, w, row_bytes, n0, n1, yt, N, accumulate); break;
-      case 2: dot_rows<Dec, 2>(xt, K, w, row_bytes, n0, n1, yt, N, accumulate); break;
-      case 3: dot_rows<Dec, 3>(xt, K, w, row_bytes, n0, n1, yt, N, accumulate); break;
-      default: dot_rows<Dec, 4>(xt, K, w, row_bytes, n0, n1, yt, N, accumulate); break;
-    }
+  gemv_split(N, T, 4, 64, [&](int64_t n0, int64_t n1, int64_t t0, int64_t nt) {
+    with_token_count(nt, [&](auto NT) { dot_rows<Dec, NT.value>(x + t0 * K, K, w, row_bytes, n0, n1, y + t0 * N, N, accumulate); });
   });
 }
 

@@ -17,8 +17,6 @@ namespace tunekit::ops {
 #if defined(__AVX512F__) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
 namespace {
 
-constexpr int kRows = 4;  // rows of W per pass
-
 // x[T, K] quantized per 32 values; all arrays are row-major over t.
 struct QuantizedX {
   int64_t K = 0;
@@ -253,9 +251,9 @@ struct Q6_KKernel {
 template <class Kernel, int NT>
 void group_rows(const QuantizedX& x, const uint8_t* W, size_t row_bytes, int64_t n0, int64_t n1, float* y,
                 int64_t ldy, bool accumulate) {
+  constexpr int R = gemv_rows_per_pass(NT);
   int64_t n = n0;
-  for (; n + kRows <= n1; n += kRows)
-    Kernel::template group<kRows, NT>(x, W + n * row_bytes, row_bytes, y + n, ldy, accumulate);
+  for (; n + R <= n1; n += R) Kernel::template group<R, NT>(x, W + n * row_bytes, row_bytes, y + n, ldy, accumulate);
   for (; n < n1; ++n) Kernel::template group<1, NT>(x, W + n * row_bytes, row_bytes, y + n, ldy, accumulate);
 }
 
@@ -265,16 +263,10 @@ void gemv_with(const float* x, int64_t T, const Tensor& W, float* y, bool accumu
   const size_t row_bytes = dtype_bytes(W.dtype, K);
   const auto* w = static_cast<const uint8_t*>(W.data);
   const QuantizedX all = quantize_x(x, T, K, Kernel::offset);
-  gemv_split(N, T, kRows, 64, [&](int64_t n0, int64_t n1, int64_t t0, int64_t nt) {
+  gemv_split(N, T, 4, 64, [&](int64_t n0, int64_t n1, int64_t t0, int64_t nt) {
     QuantizedX xt = all;  // tokens t0 .. t0 + nt
     xt.q += t0 * K, xt.d += t0 * K / 32, xt.sum += t0 * K / 32, xt.neg_offset += t0 * K / 4;
-    float* yt = y + t0 * N;
-    switch (nt) {
-      case 1: group_rows<Kernel, 1>(xt, w, row_bytes, n0, n1, yt, N, accumulate); break;
-      case 2: group_rows<Kernel, 2>(xt, w, row_bytes, n0, n1, yt, N, accumulate); break;
-      case 3: group_rows<Kernel, 3>(xt, w, row_bytes, n0, n1, yt, N, accumulate); break;
-      default: group_rows<Kernel, 4>(xt, w, row_bytes, n0, n1, yt, N, accumulate); break;
-    }
+    with_token_count(nt, [&](auto NT) { group_rows<Kernel, NT.value>(xt, w, row_bytes, n0, n1, y + t0 * N, N, accumulate); });
   });
 }
 

@@ -9,12 +9,10 @@
 namespace tunekit::ops {
 
 namespace {
-// Up to this many rows of x, streaming W once per kGemvTokens rows beats packing it for a GEMM.
-int64_t max_gemv_rows(DType dtype) { return dtype == DType::F32 ? 3 : 8; }
-
-// y[T, N] (+)= x[T, K] · W[N, K]ᵀ with the fastest kernel for W's dtype and T.
+// y[T, N] (+)= x[T, K] · W[N, K]ᵀ with the fastest kernel for W's dtype and T: up to kGemvTokens
+// rows of x, streaming W once beats packing it for a GEMM (bench_kernels gemv_vs_gemm).
 void multiply(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
-  if (T <= max_gemv_rows(W.dtype) && (gemv_float(x, T, W, y, accumulate) || gemv_int8(x, T, W, y, accumulate)))
+  if (T <= kGemvTokens && (gemv_float(x, T, W, y, accumulate) || gemv_int8(x, T, W, y, accumulate)))
     return;
   if (W.dtype == DType::F32)
     sgemm_xwt(x, T, static_cast<const float*>(W.data), W.dim(0), W.dim(1), y, W.dim(0), accumulate);

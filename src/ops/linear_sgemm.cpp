@@ -27,8 +27,10 @@ void linear_dequantized_panels(const float* x, int64_t T, const Tensor& W, float
   const int64_t N = W.dim(0), K = W.dim(1);
   const size_t row_bytes = dtype_bytes(W.dtype, K);
   const DequantizeRow dequantize_row = dequantize_row_fn(W.dtype);
-  const int64_t rows_per_thread = (N + num_threads() - 1) / num_threads();
-  const int64_t panel_rows = std::clamp<int64_t>(kPanelBytes / (K * 4), 1, rows_per_thread);
+  // Panels of at most kPanelBytes, as many as a multiple of the thread count so all finish together.
+  const int64_t threads = num_threads();
+  const int64_t panels_per_thread = std::max<int64_t>(1, (N * K * 4 + threads * kPanelBytes - 1) / (threads * kPanelBytes));
+  const int64_t panel_rows = (N + threads * panels_per_thread - 1) / (threads * panels_per_thread);
   const int64_t n_panels = (N + panel_rows - 1) / panel_rows;
   parallel_for(n_panels, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> panel;  // [panel_rows, K]

@@ -51,8 +51,7 @@ void rope(float* x, int64_t T, int64_t n_head, int64_t d_head, const int32_t* po
         for (int64_t t = begin; t < end; ++t) {
           for (int64_t i = 0; i < half; ++i) {
             float angle = float(positions[t]) * inv_freq[i];  // f32 product, as in transformers
-            cos[size_t(i)] = std::cos(angle);
-            sin[size_t(i)] = std::sin(angle);
+            sincosf(angle, &sin[size_t(i)], &cos[size_t(i)]);
           }
           for (int64_t h = 0; h < n_head; ++h) {
             float* v = x + (t * n_head + h) * d_head;  // [d_head]

@@ -20,8 +20,10 @@ Tensor weights(DType dtype, int64_t N, int64_t K, uint32_t seed) {
   return ops::convert(f, dtype);
 }
 
-// Kernels that dot 8-bit activations quantize x per 32 values (d = amax/127), which moves each term
-// by at most |w_k| * d/2. Everything else is f32 arithmetic: error well under 1e-5 of sum |x_k w_k|.
+// Tolerance per output: f32 arithmetic stays within 1e-6 of Σ|x_k w_k| (observed <= 2e-7) plus the
+// final roundings of y (bias, accumulate). Kernels that dot 8-bit activations (q8_0, q4_0, q4_k,
+// q6_k at small T) quantize x per 32 values with d = amax/127, which moves each term by at most
+// |w_k| d/2; that worst case is added in full (observed errors reach a quarter of it).
 bool quantizes_activations(DType dtype) {
   return dtype == DType::Q8_0 || dtype == DType::Q4_0 || dtype == DType::Q4_K || dtype == DType::Q6_K;
 }
@@ -50,7 +52,7 @@ void check_linear(DType dtype, int64_t T, int64_t N, int64_t K, bool with_bias, 
           for (int64_t j = k; j < k + 32; ++j) x_quant += std::fabs(w[size_t(n * K + j)]) * amax / 127 / 2;
         }
       }
-      double tol = 1e-5 * magnitude + 1.0001 * x_quant + 1e-6 * std::fabs(want[size_t(t * N + n)]);
+      double tol = 1e-6 * magnitude + 1.0001 * x_quant + 3e-7 * std::fabs(want[size_t(t * N + n)]);
       ASSERT_NEAR(y[size_t(t * N + n)], want[size_t(t * N + n)], tol) << "row " << t << " col " << n;
     }
 }
@@ -66,7 +68,7 @@ TEST(Linear, F32OddShapes) {
 TEST(Linear, EveryStorageDtype) {
   for (DType dtype : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::NF4, DType::Q4_K, DType::Q6_K}) {
     const int64_t block = std::max<int64_t>(64, dtype_info(dtype).block_size);
-    for (int64_t T : {1, 2, 3, 6, 17})
+    for (int64_t T : {1, 2, 3, 7, 17})
       for (int64_t N : {1, 5, 66})
         for (int64_t K : {block, 3 * block}) check_linear(dtype, T, N, K, N == 5, T == 2);
   }
