@@ -50,3 +50,46 @@ INSTANTIATE_TEST_SUITE_P(Vocabs, LlamaCppVocab,
 
 }  // namespace
 }  // namespace tunekit
+
+namespace tunekit {
+namespace {
+
+std::unique_ptr<Tokenizer> load_vocab(const std::string& name) {
+  return load_tokenizer(GgufFile::open(test::shared_dir() / ("tokenizers/llama.cpp-vocab-tests/ggml-vocab-" + name + ".gguf")));
+}
+
+// Roles and specials as the GGUF metadata states them (token ids read off the files' token lists).
+TEST(GgufVocabRoles, Phi3SpecialTokensAndStops) {
+  TUNEKIT_REQUIRE_SHARED("tokenizers/llama.cpp-vocab-tests/ggml-vocab-phi-3.gguf");
+  const auto tok = load_vocab("phi-3");
+  EXPECT_EQ(tok->bos_id(), 1);
+  EXPECT_EQ(tok->eos_id(), 32000);  // <|endoftext|>
+  EXPECT_EQ(tok->bos_token(), "<s>");
+  EXPECT_EQ(tok->eos_token(), "<|endoftext|>");
+  EXPECT_EQ(tok->stop_ids(), (std::vector<int32_t>{32000, 32007}));  // + <|end|>
+  const auto ids = tok->encode("<|user|>\nHi<|end|>", true);
+  ASSERT_GE(ids.size(), 4u);
+  EXPECT_EQ(ids[0], 1);
+  EXPECT_EQ(ids[1], 32010);  // <|user|>
+  EXPECT_EQ(ids.back(), 32007);
+  EXPECT_EQ(tok->decode(ids), "\nHi");
+}
+
+TEST(GgufVocabRoles, BertAddsClsAndSep) {
+  TUNEKIT_REQUIRE_SHARED("tokenizers/llama.cpp-vocab-tests/ggml-vocab-bert-bge.gguf");
+  const auto tok = load_vocab("bert-bge");
+  // ggml-vocab-bert-bge.gguf.out: "Hello" -> 7592; [CLS] = 101, [SEP] = 102.
+  EXPECT_EQ(tok->encode("Hello", true), (std::vector<int32_t>{101, 7592, 102}));
+  EXPECT_EQ(tok->decode({101, 7592, 1010, 2088, 999, 102}), "hello, world!");
+}
+
+TEST(GgufVocabRoles, Gpt2EndOfText) {
+  TUNEKIT_REQUIRE_SHARED("tokenizers/llama.cpp-vocab-tests/ggml-vocab-gpt-2.gguf");
+  const auto tok = load_vocab("gpt-2");
+  EXPECT_EQ(tok->bos_id(), 50256);
+  EXPECT_EQ(tok->stop_ids(), std::vector<int32_t>{50256});
+  EXPECT_EQ(tok->encode("Hello world<|endoftext|>", false), (std::vector<int32_t>{15496, 995, 50256}));
+}
+
+}  // namespace
+}  // namespace tunekit
