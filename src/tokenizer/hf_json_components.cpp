@@ -35,6 +35,19 @@ int32_t special_id(const Vocab& vocab, const std::string& text) {
 
 }  // namespace
 
+int64_t integer(const json& value, const std::string& what, int64_t lo, int64_t hi) {
+  check(value.is_number_integer(), what, ": expected an integer, got ", value.dump());
+  const bool in_range = value.is_number_unsigned() ? value.get<uint64_t>() <= static_cast<uint64_t>(hi)
+                                                   : value.get<int64_t>() >= lo && value.get<int64_t>() <= hi;
+  check(in_range, what, " is ", value.dump(), " (expected ", lo, "..", hi, ")");
+  return value.get<int64_t>();
+}
+
+size_t count_or(const json& spec, const char* key, size_t fallback) {
+  if (!spec.contains(key) || spec[key].is_null()) return fallback;
+  return static_cast<size_t>(integer(spec[key], key, 0, INT32_MAX));
+}
+
 void add_normalizer(const json& spec, Normalizer& out) {
   if (spec.is_null()) return;
   const std::string type = type_of(spec, "normalizer");
@@ -125,8 +138,8 @@ void add_decoder(const json& spec, Decoder& out) {
   } else if (type == "Fuse") {
     out.add(decoders::fuse());
   } else if (type == "Strip") {
-    out.add(decoders::strip(spec.value("content", std::string(" ")), spec.value("start", size_t{0}),
-                            spec.value("stop", size_t{0})));
+    out.add(decoders::strip(spec.value("content", std::string(" ")), count_or(spec, "start", 0),
+                            count_or(spec, "stop", 0)));
   } else if (type == "BPEDecoder") {
     out.add(decoders::bpe_suffix(spec.value("suffix", std::string("</w>"))));
   } else {
@@ -150,8 +163,8 @@ void add_post_processor(const json& spec, const Vocab& vocab, std::vector<int32_
       const std::string name = item.at("SpecialToken").at("id").get<std::string>();
       const json& special = spec.at("special_tokens").at(name);
       for (const json& id : special.at("ids")) {
-        const int32_t v = id.get<int32_t>();
-        check(vocab.valid(v), "post_processor: special token '", name, "' has id ", v, " outside the vocabulary");
+        const auto v = static_cast<int32_t>(
+            integer(id, "post_processor: special token '" + name + "' id", 0, vocab.size() - 1));
         (after_sequence ? suffix : prefix).push_back(v);
       }
     }

@@ -32,13 +32,11 @@ void fill_vocab(const json& doc, Vocab& vocab) {
   check(entries.is_object(), "model.vocab: expected an object of token -> id");
   const int64_t limit = static_cast<int64_t>(entries.size() + added.size());
   for (const auto& [text, id_json] : entries.items()) {
-    const int64_t id = id_json.get<int64_t>();
-    check(id >= 0 && id < limit, "model.vocab: token '", text, "' has id ", id, " (expected 0..", limit - 1, ")");
+    const int64_t id = hf_json::integer(id_json, "model.vocab: the id of token '" + text + "'", 0, limit - 1);
     vocab.set(static_cast<int32_t>(id), text);
   }
   for (const json& a : added) {
-    const int64_t id = a.at("id").get<int64_t>();
-    check(id >= 0 && id < limit, "added_tokens: token has id ", id, " (expected 0..", limit - 1, ")");
+    const int64_t id = hf_json::integer(a.at("id"), "added_tokens: an id", 0, limit - 1);
     const std::string text = a.at("content").get<std::string>();
     const TokenKind kind = a.value("special", false) ? TokenKind::Control : TokenKind::UserDefined;
     if (id < vocab.size() && vocab.text(static_cast<int32_t>(id)) == text)
@@ -98,7 +96,7 @@ std::unique_ptr<TokenModel> make_model(const json& spec, std::shared_ptr<Vocab> 
   if (type == "WordPiece") {
     WordPieceOptions o;
     o.continuing_prefix = spec.value("continuing_subword_prefix", std::string("##"));
-    o.max_chars = spec.value("max_input_chars_per_word", size_t{100});
+    o.max_chars = hf_json::count_or(spec, "max_input_chars_per_word", 100);
     return std::make_unique<WordPieceModel>(vocab, o);
   }
   fail("model: type '", type, "' is not supported (BPE and WordPiece are); hint: for a Unigram model load the ",
@@ -200,9 +198,10 @@ std::unique_ptr<Tokenizer> parse_hf_json(std::string_view json_text, const std::
     fill_vocab(doc, *parts.vocab);
     parts.model = make_model(doc["model"], parts.vocab);
     if (doc.contains("added_tokens")) {
-      for (const json& a : doc["added_tokens"])
-        parts.added.add({a.at("content").get<std::string>(), a.at("id").get<int32_t>(), a.value("lstrip", false),
-                         a.value("rstrip", false)});
+      for (const json& a : doc["added_tokens"]) {
+        const auto id = static_cast<int32_t>(a.at("id").get<int64_t>());  // checked by fill_vocab
+        parts.added.add({a.at("content").get<std::string>(), id, a.value("lstrip", false), a.value("rstrip", false)});
+      }
     }
     hf_json::add_normalizer(doc.value("normalizer", json()), parts.normalizer);
     hf_json::add_pre_tokenizer(doc.value("pre_tokenizer", json()), parts.pre_tokenizer);

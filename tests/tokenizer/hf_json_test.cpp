@@ -54,7 +54,11 @@ TEST(HfJson, BadInputNamesTheFile) {
   expect_json_error("{not json", "invalid tokenizer.json");
   expect_json_error("[]", "no \"model\"");
   expect_json_error(R"({"model": {"type": "BPE", "vocab": [1, 2], "merges": []}})", "model.vocab");
-  expect_json_error(R"({"model": {"type": "BPE", "vocab": {"a": 5}, "merges": []}})", "has id 5");
+  expect_json_error(R"({"model": {"type": "BPE", "vocab": {"a": 5}, "merges": []}})", "is 5");
+  expect_json_error(R"({"model": {"type": "BPE", "vocab": {"a": 1e30}, "merges": []}})", "expected an integer");
+  expect_json_error(R"({"model": {"type": "WordPiece", "unk_token": "a", "vocab": {"a": 0},
+                        "max_input_chars_per_word": -1}})",
+                    "max_input_chars_per_word");
   expect_json_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})", "merge 'a b'");
   expect_json_error(R"({"model": {"type": "Unigram", "vocab": {"a": 0}}})", "Unigram");
   expect_json_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
