@@ -59,7 +59,7 @@ void dot_group(const float* x, int64_t K, const uint8_t* w_rows, size_t row_byte
   __m512 acc[R][NT];
   for (auto& row : acc)
     for (auto& a : row) a = _mm512_setzero_ps();
-  const size_t prefetch_ahead = R * row_bytes;  // the same place in the next group of rows
+  const size_t prefetch_ahead = 2 * R * row_bytes;  // the same place two row groups ahead
   for (int64_t k = 0; k < K; k += Dec::step) {
     const __mmask16 tail = K - k >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (K - k)) - 1);
     __m512 w[R][Dec::vectors];

@@ -79,7 +79,12 @@ inline uint64_t q4_k_mins(const uint8_t* packed) {
 }
 
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
+// Prefetches the block at `blk` of row group two groups ahead (R rows of row_bytes each).
+template <class Block>
+inline void prefetch_ahead(const Block* blk, int R, size_t row_bytes) {
+  const char* p = reinterpret_cast<const char*>(blk) + 2 * R * row_bytes;
+  for (size_t line = 0; line < sizeof(Block); line += 64) _mm_prefetch(p + line, _MM_HINT_T0);
+}
 
 template <int R, int NT>
 void store(__m256 (&acc)[R][NT], float* y, int64_t ldy, bool accumulate) {
@@ -103,7 +108,7 @@ struct Q8_0Kernel {
       float d[R];
       for (int r = 0; r < R; ++r) {
         const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(w_rows + r * row_bytes) + b;
-        prefetch(reinterpret_cast<const uint8_t*>(blk) + R * row_bytes);
+        prefetch_ahead(blk, R, row_bytes);
         w_sign[r] = load256(blk->qs);
         w_abs[r] = _mm256_abs_epi8(w_sign[r]);
         d[r] = _cvtsh_ss(blk->d);
@@ -135,7 +140,7 @@ struct Q4_0Kernel {
       float d[R];
       for (int r = 0; r < R; ++r) {
         const BlockQ4_0* blk = reinterpret_cast<const BlockQ4_0*>(w_rows + r * row_bytes) + b;
-        prefetch(reinterpret_cast<const uint8_t*>(blk) + R * row_bytes);
+        prefetch_ahead(blk, R, row_bytes);
         __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
         codes[r] = _mm256_and_si256(
             _mm256_inserti128_si256(_mm256_castsi128_si256(packed), _mm_srli_epi16(packed, 4), 1), low4);
@@ -167,9 +172,7 @@ struct Q4_KKernel {
     for (int64_t b = 0; b < nb; ++b) {
       for (int r = 0; r < R; ++r) {
         const BlockQ4_K* blk = reinterpret_cast<const BlockQ4_K*>(w_rows + r * row_bytes) + b;
-        prefetch(reinterpret_cast<const uint8_t*>(blk) + R * row_bytes);
-        prefetch(reinterpret_cast<const uint8_t*>(blk) + R * row_bytes + 64);
-        prefetch(reinterpret_cast<const uint8_t*>(blk) + R * row_bytes + 128);
+        prefetch_ahead(blk, R, row_bytes);
         const __m256 scales = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(
                                                 q4_k_scales(blk->scales))))),
                                             _mm256_set1_ps(_cvtsh_ss(blk->d)));
@@ -212,7 +215,7 @@ struct Q6_KKernel {
     for (int64_t b = 0; b < nb; ++b) {
       for (int r = 0; r < R; ++r) {
         const BlockQ6_K* blk = reinterpret_cast<const BlockQ6_K*>(w_rows + r * row_bytes) + b;
-        for (int line = 0; line < 4; ++line) prefetch(reinterpret_cast<const uint8_t*>(blk) + R * row_bytes + 64 * line);
+        prefetch_ahead(blk, R, row_bytes);
         // d · scale of the 16 sub-blocks of 16 values
         const __m512 scales = _mm512_mul_ps(
             _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales)))),
