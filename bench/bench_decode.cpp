@@ -216,6 +216,9 @@ void run(const Options& o) {
   std::vector<DType> dtypes;  // checked before anything runs
   for (const std::string& name : o.dtypes) dtypes.push_back(dtype_from_name(name));
   set_num_threads(o.threads);
+  json machine = {{"bench", "machine"}, {"threads", o.threads}};
+  machine.update(bench::machine_info());
+  print_json_line(machine);
   const bench::ReadBandwidth bw = bench::measure_read_bandwidth(size_t(o.bw_mib) << 20, o.bw_passes);
   print_json_line({{"bench", "read_bandwidth"}, {"threads", o.threads}, {"buffer_mib", o.bw_mib},
                    {"bandwidth_gbs", bw.best_gbs}, {"passes_gbs", bw.passes_gbs}});

@@ -6,7 +6,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +30,21 @@ inline double median(std::vector<double> v) {
 }
 
 inline void print_json_line(const nlohmann::ordered_json& line) { std::cout << line.dump() << std::endl; }
+
+// What a figure was measured on: the CPU model, the logical CPUs and the 1-minute load average
+// (the machines are shared; a load above ~1 means neighbours took part of the cores).
+inline nlohmann::ordered_json machine_info() {
+  std::string cpu = "unknown", line;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  double load_1min = -1;
+  std::ifstream("/proc/loadavg") >> load_1min;
+  return {{"cpu", cpu}, {"logical_cpus", std::thread::hardware_concurrency()}, {"load_avg_1min", load_1min}};
+}
 
 struct ReadBandwidth {
   double best_gbs = 0;        // the figure to divide by: best of the passes

@@ -32,7 +32,6 @@ fi
 
 lines=$(mktemp)
 trap 'rm -f "$lines"' EXIT
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Runs a command and prefixes each JSON line it prints with "round" (and, for PyTorch, bench/impl).
 tagged() {
@@ -49,9 +48,9 @@ for r in $(seq 1 "$rounds"); do
   if [ $((r % 2)) = 1 ]; then ours "$r"; theirs "$r"; else theirs "$r"; ours "$r"; fi
 done
 
-/usr/bin/python3 - "$lines" "$threads" "$rounds" "$load_before" <<'EOF'
+/usr/bin/python3 - "$lines" "$threads" "$rounds" <<'EOF'
 import json, statistics, sys
-path, threads, rounds, load_before = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+path, threads, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rows = [json.loads(l) for l in open(path) if l.startswith("{")]
 
 def per_round(bench, impl, dtype, key):
@@ -73,7 +72,9 @@ checks = {
     "f32_vs_pytorch_ge_2.0": None if ratio is None else ratio >= 2.0,
 }
 print(json.dumps({
-    "bench": "decode_compare_summary", "threads": threads, "rounds": rounds, "load_avg_before": load_before,
+    "bench": "decode_compare_summary", "threads": threads, "rounds": rounds,
+    "cpu": next((r["cpu"] for r in rows if r.get("bench") == "machine"), None),
+    "load_avg_1min_per_round": [r["load_avg_1min"] for r in rows if r.get("bench") == "machine"],
     "tunekit_f32_tokens_per_s": med(list(ours_f32.values())),
     "tunekit_q8_0_tokens_per_s": med(list(per_round("decode", "tunekit", "q8_0", "tokens_per_s").values())),
     "pytorch_f32_tokens_per_s": med(list(torch_f32.values())),
