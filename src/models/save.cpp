@@ -39,7 +39,12 @@ void save_gguf(const Model& model, const std::filesystem::path& path, DType dtyp
   if (add_metadata) add_metadata(out);
 
   const bool interleaved = c.gguf_arch() == "llama";
-  auto matrix = [&](const Tensor& t) { return as_dtype(t, dtype); };
+  // Rows that do not split into whole quant blocks (stories260K's ffn_down: 172) are written as f16,
+  // the fallback llama.cpp's convert_hf_to_gguf.py and llama-quantize use.
+  auto matrix = [&](const Tensor& t) {
+    const bool whole_blocks = t.rank() == 0 || t.dim(-1) % dtype_info(dtype).block_size == 0;
+    return as_dtype(t, whole_blocks ? dtype : DType::F16);
+  };
   out.add_tensor("token_embd.weight", matrix(model.tok_embeddings));
   // llama.cpp applies llama3-style scaling as per-frequency divisors of the base frequencies.
   ops::RopeConfig base = c.rope;
