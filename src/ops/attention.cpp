@@ -50,14 +50,71 @@ float dot(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
-// y[n] += a · x[n]
-void axpy(float a, const float* x, float* y, int64_t n) {
-  int64_t i = 0;
 #ifdef __AVX512F__
-  __m512 va = _mm512_set1_ps(a);
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+// The 16 horizontal sums of v[0..15] as one vector: lane j = Σ lanes of v[j].
+__m512 reduce16(__m512 (&v)[16]) {
+  __m512 pairs[8], quads[4];
+  for (int i = 0; i < 8; ++i)  // per 128-bit lane: partial sums of v[2i], v[2i+1], interleaved
+    pairs[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  for (int i = 0; i < 4; ++i) {  // per 128-bit lane: partial sums of v[4i .. 4i+3] in order
+    __m512d a = _mm512_castps_pd(pairs[2 * i]), b = _mm512_castps_pd(pairs[2 * i + 1]);
+    quads[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  __m512 half[2];
+  for (int i = 0; i < 2; ++i)  // 128-bit lanes: v[8i..8i+3] over lanes 0+1, 2+3, then v[8i+4..8i+7]
+    half[i] = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1], 0x88),
+                            _mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1], 0xDD));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(half[0], half[1], 0x88), _mm512_shuffle_f32x4(half[0], half[1], 0xDD));
+}
 #endif
-  for (; i < n; ++i) y[i] += a * x[i];
+
+// scores[j] = scale · q·K[j, :] for j in [0, n); K rows have stride k_stride. Sixteen keys at a
+// time share the loads of q and one reduction tree.
+void dot_keys(const float* q, const float* K, int64_t k_stride, int64_t n, int64_t d, float scale, float* scores) {
+  int64_t j = 0;
+#ifdef __AVX512F__
+  for (; j + 16 <= n; j += 16) {
+    __m512 acc[16];
+    for (auto& a : acc) a = _mm512_setzero_ps();
+    for (int64_t c = 0; c < d; c += 16) {
+      const __mmask16 mask = __mmask16((1u << std::min<int64_t>(16, d - c)) - 1);
+      const __m512 qv = _mm512_maskz_loadu_ps(mask, q + c);
+      for (int k = 0; k < 16; ++k)
+        acc[k] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(mask, K + (j + k) * k_stride + c), acc[k]);
+    }
+    _mm512_storeu_ps(scores + j, _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(scale)));
+  }
+#endif
+  for (; j < n; ++j) scores[j] = scale * dot(q, K + j * k_stride, d);
+}
+
+// o[0..d) = scale · Σ_j p[j] · V[j, :] over j in [0, n); V rows have stride v_stride. Accumulates
+// 64 lanes of d at a time in registers.
+void weighted_sum(const float* p, const float* V, int64_t v_stride, int64_t n, int64_t d, float scale, float* o) {
+  for (int64_t c = 0; c < d; c += 64) {
+    const int64_t width = std::min<int64_t>(64, d - c);
+#ifdef __AVX512F__
+    __mmask16 mask[4];
+    __m512 acc[4];
+    for (int v = 0; v < 4; ++v) {
+      mask[v] = __mmask16((1u << std::clamp<int64_t>(width - 16 * v, 0, 16)) - 1);
+      acc[v] = _mm512_setzero_ps();
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const __m512 pj = _mm512_set1_ps(p[j]);
+      for (int v = 0; v < 4; ++v)
+        acc[v] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(mask[v], V + j * v_stride + c + 16 * v), acc[v]);
+    }
+    for (int v = 0; v < 4; ++v)
+      _mm512_mask_storeu_ps(o + c + 16 * v, mask[v], _mm512_mul_ps(acc[v], _mm512_set1_ps(scale)));
+#else
+    for (int64_t i = 0; i < width; ++i) {
+      float sum = 0.0f;
+      for (int64_t j = 0; j < n; ++j) sum += p[j] * V[j * v_stride + c + i];
+      o[c + i] = sum * scale;
+    }
+#endif
+  }
 }
 
 // In place on s[first..last]: exp(s - max); returns the sum.
@@ -108,8 +165,7 @@ void attend_rows(const AttentionArgs& a, int64_t h, int64_t t0, int64_t t1) {
   if (rows >= kGemmRows) {
     sgemm('T', rows, n, d, scale, q, q_stride, K, kv_stride, S, ld);
   } else {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < n; ++j) S[r * ld + j] = scale * dot(q + r * q_stride, K + j * kv_stride, d);
+    for (int64_t r = 0; r < rows; ++r) dot_keys(q + r * q_stride, K, kv_stride, n, d, scale, S + r * ld);
   }
   inv_sums.resize(size_t(rows));
   float* inv_sum = inv_sums.data();  // [rows]
@@ -127,9 +183,8 @@ void attend_rows(const AttentionArgs& a, int64_t h, int64_t t0, int64_t t1) {
   } else {
     for (int64_t r = 0; r < rows; ++r) {
       KeyRange k = visible_keys(a.positions[t0 + r], a.window);
-      float* o = out + r * q_stride;
-      std::fill(o, o + d, 0.0f);
-      for (int64_t j = k.first - key0; j <= k.last - key0; ++j) axpy(S[r * ld + j] * inv_sum[r], V + j * kv_stride, o, d);
+      weighted_sum(S + r * ld + (k.first - key0), V + (k.first - key0) * kv_stride, kv_stride, k.last - k.first + 1,
+                   d, inv_sum[r], out + r * q_stride);
     }
   }
 }

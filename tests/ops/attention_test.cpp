@@ -41,6 +41,7 @@ TEST(Attention, PrefillCausalGqa) {
 TEST(Attention, DecodeAgainstACache) {
   check_attention(1, 99, 9, 3, 64, 0);
   check_attention(3, 50, 4, 4, 32, 0);
+  check_attention(2, 40, 4, 2, 24, 0);  // d_head with a tail, 16-key batches
 }
 
 TEST(Attention, SlidingWindow) {
