@@ -1,20 +1,12 @@
 #include "tunekit/infer/model_files.h"
 
-#include <fstream>
-
 #include "tunekit/error.h"
+#include "tunekit/io/file_util.h"
 #include "tunekit/io/gguf.h"
 
 namespace tunekit {
 
 namespace {
-
-bool is_gguf(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
-  return in.gcount() == 4 && std::string(magic, 4) == "GGUF";
-}
 
 // A llama2.c tokenizer beside a checkpoint: tokenizer.bin, else the only tok*.bin.
 std::optional<std::filesystem::path> llama2c_tokenizer_beside(const std::filesystem::path& model) {
@@ -37,7 +29,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::filesystem::path&
                                                     const std::optional<std::filesystem::path>& explicit_path) {
   if (explicit_path) return load_tokenizer(*explicit_path);
   if (std::filesystem::is_directory(model)) return load_tokenizer(model);
-  if (is_gguf(model)) {
+  if (has_gguf_magic(model)) {
     GgufFile gguf = GgufFile::open(model);
     check(gguf.has("tokenizer.ggml.model"), model.string(), ": this GGUF has no tokenizer; pass --tokenizer PATH");
     return load_tokenizer(gguf);
@@ -48,9 +40,6 @@ std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::filesystem::path&
        "a llama2.c tokenizer .bin or a .gguf)");
 }
 
-}  // namespace tunekit
-
-namespace tunekit {
 
 int copy_tokenizer_files(const std::filesystem::path& model, const std::optional<std::filesystem::path>& explicit_path,
                          const std::filesystem::path& out_dir) {
@@ -60,7 +49,7 @@ int copy_tokenizer_files(const std::filesystem::path& model, const std::optional
     std::filesystem::copy_file(from, out_dir / name, std::filesystem::copy_options::overwrite_existing);
   };
   std::filesystem::path src = explicit_path ? *explicit_path : model;
-  if (!explicit_path && !std::filesystem::is_directory(model) && !is_gguf(model) && model.extension() == ".bin") {
+  if (!explicit_path && !std::filesystem::is_directory(model) && !has_gguf_magic(model) && model.extension() == ".bin") {
     auto beside = llama2c_tokenizer_beside(model);
     if (!beside) return 0;
     src = *beside;
@@ -71,7 +60,7 @@ int copy_tokenizer_files(const std::filesystem::path& model, const std::optional
       if (std::filesystem::exists(src / name)) copy(src / name, name), ++copied;
     return copied;
   }
-  if (is_gguf(src)) return 0;
+  if (has_gguf_magic(src)) return 0;
   const std::string ext = src.extension().string();
   if (ext == ".json") {
     copy(src, "tokenizer.json");

@@ -1,8 +1,7 @@
 // load_model: picks the reader from the path (HF folder, GGUF, llama2.c checkpoint).
-#include <fstream>
-
 #include "assemble.h"
 #include "tunekit/error.h"
+#include "tunekit/io/file_util.h"
 #include "tunekit/io/gguf.h"
 #include "tunekit/io/safetensors.h"
 #include "tunekit/models/model.h"
@@ -14,16 +13,6 @@ namespace tunekit {
 Model load_llama2c_model(const std::filesystem::path& path);  // load_llama2c.cpp
 
 namespace {
-
-nlohmann::json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  check(bool(in), path.string(), ": cannot open (", std::strerror(errno), ")");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path.string(), ": not valid JSON (", e.what(), ")");
-  }
-}
 
 Model load_hf(const std::filesystem::path& dir) {
   const auto config_path = dir / "config.json";
@@ -54,13 +43,6 @@ Model load_gguf(const std::filesystem::path& path) {
     for (size_t i = 0; i < m.inv_freq.size(); ++i) m.inv_freq[i] /= factors.as<float>()[i];
   }
   return m;
-}
-
-bool has_gguf_magic(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
-  return in.gcount() == 4 && std::string(magic, 4) == "GGUF";
 }
 
 }  // namespace

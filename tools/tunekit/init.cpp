@@ -1,8 +1,8 @@
 // tunekit init: a randomly initialised model of any supported shape, as an HF folder.
 #include <cstdio>
-#include <fstream>
 
 #include "tunekit/error.h"
+#include "tunekit/io/file_util.h"
 #include "tunekit/models/model.h"
 #include "verbs.h"
 
@@ -16,15 +16,7 @@ struct InitArgs {
 };
 
 void run(const InitArgs& a) {
-  std::ifstream in(a.config);
-  check(bool(in), a.config, ": cannot open");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(a.config, ": not valid JSON (", e.what(), ")");
-  }
-  ModelConfig config = ModelConfig::from_hf_json(j, a.config);
+  ModelConfig config = ModelConfig::from_hf_json(read_json_file(a.config), a.config);
   Model model = init_random_model(config, a.seed);
   model.source = a.out;
   save_hf(model, a.out, dtype_from_name(a.dtype));

@@ -14,9 +14,6 @@ namespace tunekit {
 std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::filesystem::path& model_path,
                                                     const std::optional<std::filesystem::path>& explicit_path);
 
-}  // namespace tunekit
-
-namespace tunekit {
 
 // Copies the tokenizer files that belong to a model (the same search as above) into an HF output
 // folder under their standard names (tokenizer.json, tokenizer.model, tokenizer.bin,
