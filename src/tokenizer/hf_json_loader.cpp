@@ -1,29 +1,18 @@
 // HF tokenizer.json -> PipelineTokenizer: the vocabulary, the model (BPE or WordPiece), added
 // tokens and the roles of BOS/EOS; hf_json_components.cpp builds the other stages.
-#include <fstream>
-#include <sstream>
-
 #include "tokenizer/bpe_model.h"
 #include "tokenizer/hf_json_components.h"
 #include "tokenizer/loaders.h"
 #include "tokenizer/pipeline_tokenizer.h"
 #include "tokenizer/wordpiece_model.h"
 #include "tunekit/error.h"
+#include "tunekit/io/file_util.h"
 
 namespace tunekit {
 
 using nlohmann::json;
 
 namespace {
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  check(in.good(), path.string(), ": cannot open");
-  std::ostringstream s;
-  s << in.rdbuf();
-  check(!in.bad(), path.string(), ": read error");
-  return s.str();
-}
 
 // model.vocab and the added tokens, with ids checked to be dense enough to allocate.
 void fill_vocab(const json& doc, Vocab& vocab) {
@@ -220,14 +209,8 @@ std::unique_ptr<Tokenizer> parse_hf_json(std::string_view json_text, const std::
 std::unique_ptr<Tokenizer> load_hf_json_file(const std::filesystem::path& path) {
   json config;
   const auto config_path = path.parent_path() / "tokenizer_config.json";
-  if (std::filesystem::exists(config_path)) {
-    try {
-      config = json::parse(read_text(config_path));
-    } catch (const json::exception& e) {
-      fail(config_path.string(), ": invalid JSON: ", e.what());
-    }
-  }
-  return parse_hf_json(read_text(path), path.string(), config);
+  if (std::filesystem::exists(config_path)) config = read_json_file(config_path);
+  return parse_hf_json(read_text_file(path), path.string(), config);
 }
 
 std::unique_ptr<Tokenizer> parse_tokenizer_json(std::string_view json_text, const std::string& name) {
