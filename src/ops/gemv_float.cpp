@@ -56,25 +56,35 @@ struct NF4Decoder {
 template <class Dec, int R, int NT>
 void dot_group(const float* x, int64_t K, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy,
                bool accumulate) {
+  // Every loop over r, t and v is fully unrolled so that acc and w stay in registers: GCC keeps an
+  // array in memory as soon as one loop indexes it at run time, and stops unrolling by itself at 16.
   __m512 acc[R][NT];
-  for (auto& row : acc)
-    for (auto& a : row) a = _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
   const size_t prefetch_ahead = 2 * R * row_bytes;  // the same place two row groups ahead
   for (int64_t k = 0; k < K; k += Dec::step) {
     const __mmask16 tail = K - k >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (K - k)) - 1);
     __m512 w[R][Dec::vectors];
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const uint8_t* row = w_rows + r * row_bytes;
       _mm_prefetch(reinterpret_cast<const char*>(row + Dec::bytes_at(k) + prefetch_ahead), _MM_HINT_T0);
       Dec::decode(row, k, w[r], tail);
     }
+#pragma GCC unroll 4
     for (int v = 0; v < Dec::vectors; ++v)
+#pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
         __m512 xv = _mm512_maskz_loadu_ps(tail, x + t * K + k + 16 * v);
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(w[r][v], xv, acc[r][t]);
       }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
       float sum = _mm512_reduce_add_ps(acc[r][t]);
       y[t * ldy + r] = accumulate ? y[t * ldy + r] + sum : sum;

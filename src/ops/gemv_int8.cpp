@@ -86,9 +86,22 @@ inline void prefetch_ahead(const Block* blk, int R, size_t row_bytes) {
   for (size_t line = 0; line < sizeof(Block); line += 64) _mm_prefetch(p + line, _MM_HINT_T0);
 }
 
+// Every loop over rows r, tokens t and sub-blocks is fully unrolled (#pragma GCC unroll) so that the
+// accumulators stay in registers: GCC keeps an array in memory as soon as one loop indexes it at
+// run time, and stops unrolling by itself at 16 iterations.
+template <int R, int NT>
+void zero(__m256 (&acc)[R][NT]) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+}
+
 template <int R, int NT>
 void store(__m256 (&acc)[R][NT], float* y, int64_t ldy, bool accumulate) {
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
       float sum = hsum(acc[r][t]);
       y[t * ldy + r] = accumulate ? y[t * ldy + r] + sum : sum;
@@ -100,12 +113,12 @@ struct Q8_0Kernel {
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m256 acc[R][NT];
-    for (auto& row : acc)
-      for (auto& a : row) a = _mm256_setzero_ps();
+    zero(acc);
     const int64_t nb = x.K / 32;
     for (int64_t b = 0; b < nb; ++b) {
       __m256i w_abs[R], w_sign[R];
       float d[R];
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(w_rows + r * row_bytes) + b;
         prefetch_ahead(blk, R, row_bytes);
@@ -113,9 +126,11 @@ struct Q8_0Kernel {
         w_abs[r] = _mm256_abs_epi8(w_sign[r]);
         d[r] = _cvtsh_ss(blk->d);
       }
+      #pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
         __m256i xv = load256(x.q + t * x.K + 32 * b);
         float dx = x.d[t * nb + b];
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w_abs[r], _mm256_sign_epi8(xv, w_sign[r]));
           acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d[r] * dx), acc[r][t]);
@@ -131,13 +146,13 @@ struct Q4_0Kernel {
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m256 acc[R][NT];
-    for (auto& row : acc)
-      for (auto& a : row) a = _mm256_setzero_ps();
+    zero(acc);
     const int64_t nb = x.K / 32;
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int64_t b = 0; b < nb; ++b) {
       __m256i codes[R];
       float d[R];
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ4_0* blk = reinterpret_cast<const BlockQ4_0*>(w_rows + r * row_bytes) + b;
         prefetch_ahead(blk, R, row_bytes);
@@ -146,10 +161,12 @@ struct Q4_0Kernel {
             _mm256_inserti128_si256(_mm256_castsi128_si256(packed), _mm_srli_epi16(packed, 4), 1), low4);
         d[r] = _cvtsh_ss(blk->d);
       }
+      #pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
         __m256i xv = load256(x.q + t * x.K + 32 * b);
         __m256i start = load256(x.neg_offset + t * x.K / 4 + 8 * b);
         float dx = x.d[t * nb + b];
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           __m256i dot = _mm256_dpbusd_epi32(start, codes[r], xv);
           acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d[r] * dx), acc[r][t]);
@@ -165,11 +182,11 @@ struct Q4_KKernel {
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m256 acc[R][NT];
-    for (auto& row : acc)
-      for (auto& a : row) a = _mm256_setzero_ps();
+    zero(acc);
     const int64_t nb = x.K / 256, nb32 = x.K / 32;
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int64_t b = 0; b < nb; ++b) {
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ4_K* blk = reinterpret_cast<const BlockQ4_K*>(w_rows + r * row_bytes) + b;
         prefetch_ahead(blk, R, row_bytes);
@@ -180,14 +197,17 @@ struct Q4_KKernel {
                                               q4_k_mins(blk->scales))))),
                                           _mm256_set1_ps(_cvtsh_ss(blk->dmin)));
         alignas(32) float sub_scale[NT][8];  // d · sc_j · dx_j for the 8 sub-blocks
+        #pragma GCC unroll 8
         for (int t = 0; t < NT; ++t) {
           const int64_t at = t * nb32 + 8 * b;
           _mm256_store_ps(sub_scale[t], _mm256_mul_ps(scales, _mm256_loadu_ps(x.d + at)));
           acc[r][t] = _mm256_fnmadd_ps(mins, _mm256_loadu_ps(x.sum + at), acc[r][t]);
         }
+        #pragma GCC unroll 8
         for (int c = 0; c < 4; ++c) {  // 64 values: sub-block 2c in the low nibbles, 2c + 1 in the high
           __m256i packed = load256(blk->qs + 32 * c);
           __m256i lo = _mm256_and_si256(packed, low4), hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+          #pragma GCC unroll 8
           for (int t = 0; t < NT; ++t) {
             const int8_t* xq = x.q + t * x.K + 256 * b + 64 * c;
             __m256i dot_lo = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, load256(xq));
@@ -208,11 +228,11 @@ struct Q6_KKernel {
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m256 acc[R][NT];
-    for (auto& row : acc)
-      for (auto& a : row) a = _mm256_setzero_ps();
+    zero(acc);
     const int64_t nb = x.K / 256, nb32 = x.K / 32;
     const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
     for (int64_t b = 0; b < nb; ++b) {
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ6_K* blk = reinterpret_cast<const BlockQ6_K*>(w_rows + r * row_bytes) + b;
         prefetch_ahead(blk, R, row_bytes);
@@ -220,6 +240,7 @@ struct Q6_KKernel {
         const __m512 scales = _mm512_mul_ps(
             _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales)))),
             _mm512_set1_ps(_cvtsh_ss(blk->d)));
+        #pragma GCC unroll 8
         for (int h = 0; h < 2; ++h) {  // 128 values from ql[64], qh[32]
           __m256i a = load256(blk->ql + 64 * h), c = load256(blk->ql + 64 * h + 32), hb = load256(blk->qh + 32 * h);
           __m256i codes[4] = {
@@ -231,11 +252,13 @@ struct Q6_KKernel {
               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low4),
                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), low2), 4)),
           };
+          #pragma GCC unroll 8
           for (int i = 0; i < 4; ++i) {
             const int chunk = 4 * h + i;  // 32 values: sub-blocks 2·chunk (lanes 0-3), 2·chunk + 1 (lanes 4-7)
             const __m512i pair = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2 * chunk + 1, 2 * chunk + 1, 2 * chunk + 1,
                                                   2 * chunk + 1, 2 * chunk, 2 * chunk, 2 * chunk, 2 * chunk);
             const __m256 scale = _mm512_castps512_ps256(_mm512_permutexvar_ps(pair, scales));
+            #pragma GCC unroll 8
             for (int t = 0; t < NT; ++t) {
               const int64_t k = 256 * b + 32 * chunk;
               __m256i dot = _mm256_dpbusd_epi32(load256(x.neg_offset + (t * x.K + k) / 4), codes[i],
