@@ -155,7 +155,7 @@ void bench_gemv_vs_gemm(const Options& opt) {
   for (int64_t N : {int64_t(49152), int64_t(1536)})  // the lm_head (113 MB in f32) and gate/up (cached)
   for (const char* name : {"f32", "q8_0"}) {
     Tensor W = random_weights(dtype_from_name(name), N, K, 2);
-    for (int64_t T : {1, 2, 3, 4, 6, 8, 12, 16}) {
+    for (int64_t T : {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64}) {
       auto x = random_values(T * K, 1.0f, 3);
       std::vector<float> y(static_cast<size_t>(T * N));
       Timing stream = time_it(opt.reps, [&] {

@@ -9,10 +9,22 @@
 namespace tunekit::ops {
 
 namespace {
-// y[T, N] (+)= x[T, K] · W[N, K]ᵀ with the fastest kernel for W's dtype and T: up to kGemvTokens
-// rows of x, streaming W once beats packing it for a GEMM (bench_kernels gemv_vs_gemm).
+// Up to this many rows of x, the streaming kernels (one pass over W per kGemvTokens rows) beat
+// sgemm on W or on dequantized panels of it (bench_kernels gemv_vs_gemm, one thread, 1536x576 in
+// cache: f32 up to ~128 rows, f16/bf16 up to ~64, the VNNI kernels up to ~16; more on big W).
+int64_t max_streaming_rows(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return 64;
+    case DType::F16:
+    case DType::BF16:
+    case DType::NF4: return 32;
+    default: return 16;
+  }
+}
+
+// y[T, N] (+)= x[T, K] · W[N, K]ᵀ with the fastest kernel for W's dtype and T.
 void multiply(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
-  if (T <= kGemvTokens && (gemv_float(x, T, W, y, accumulate) || gemv_int8(x, T, W, y, accumulate)))
+  if (T <= max_streaming_rows(W.dtype) && (gemv_float(x, T, W, y, accumulate) || gemv_int8(x, T, W, y, accumulate)))
     return;
   if (W.dtype == DType::F32)
     sgemm_xwt(x, T, static_cast<const float*>(W.data), W.dim(0), W.dim(1), y, W.dim(0), accumulate);

@@ -59,8 +59,10 @@ void check_linear(DType dtype, int64_t T, int64_t N, int64_t K, bool with_bias, 
 
 }  // namespace
 
+// T covers the streaming kernels (1 to 8 rows per pass, several passes) and the GEMM paths (f32
+// beyond 64 rows, f16/bf16/nf4 beyond 32, the VNNI dtypes beyond 16).
 TEST(Linear, F32OddShapes) {
-  for (int64_t T : {1, 2, 3, 5, 17})
+  for (int64_t T : {1, 2, 3, 5, 17, 70})
     for (int64_t N : {1, 7, 33, 130})
       for (int64_t K : {1, 17, 64, 200}) check_linear(DType::F32, T, N, K, N == 7, T == 3);
 }
@@ -68,7 +70,7 @@ TEST(Linear, F32OddShapes) {
 TEST(Linear, EveryStorageDtype) {
   for (DType dtype : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::NF4, DType::Q4_K, DType::Q6_K}) {
     const int64_t block = std::max<int64_t>(64, dtype_info(dtype).block_size);
-    for (int64_t T : {1, 2, 3, 7, 17})
+    for (int64_t T : {1, 2, 3, 7, 17, 40})
       for (int64_t N : {1, 5, 66})
         for (int64_t K : {block, 3 * block}) check_linear(dtype, T, N, K, N == 5, T == 2);
   }
