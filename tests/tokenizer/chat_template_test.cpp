@@ -7,6 +7,7 @@
 #include <regex>
 #include <sstream>
 
+#include "cli_runner.h"
 #include "test_paths.h"
 #include "tunekit/error.h"
 #include "tunekit/tokenizer/chat_template.h"
@@ -241,6 +242,53 @@ TEST(FindChatTemplate, TokenizerConfigStringAndNamedTemplates) {
   EXPECT_THROW(find_chat_template(dir / "missing.jinja"), Error);
   fs::create_directories(dir / "empty");
   EXPECT_EQ(find_chat_template(dir / "empty"), std::nullopt);
+}
+
+// ---------------------------------------------------------------- the CLI verb
+
+fs::path write_messages(const std::string& name, const json& value) {
+  fs::path path = test::temp_dir("chat_template_cli_" + name) / "messages.json";
+  std::ofstream(path, std::ios::binary) << value.dump();
+  return path;
+}
+
+json conversation(const std::string& name) { return read_json(golden("conversations.json"))["cases"][name]; }
+
+TEST(TemplateCli, RendersWithTheModelsOwnTokens) {
+  TUNEKIT_REQUIRE_SHARED("tokenizers/tinyllama-1.1b-chat");
+  fs::path model = test::shared_dir() / "tokenizers/tinyllama-1.1b-chat";
+  fs::path messages = write_messages("list", conversation("no_system_generation")["messages"]);
+  test::CliResult r = test::run_cli({"template", "--template", model.string(), "--messages", messages.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, read_bytes(golden("tinyllama-1.1b-chat.no_system_generation.txt")));
+
+  fs::path training = write_messages("training", conversation("no_system_training")["messages"]);
+  r = test::run_cli({"template", "--template", model.string(), "--messages", training.string(), "--no-generation-prompt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, read_bytes(golden("tinyllama-1.1b-chat.no_system_training.txt")));
+}
+
+TEST(TemplateCli, ObjectFileGivesToolsAndTokenFlags) {
+  TUNEKIT_REQUIRE_SHARED("tokenizers/llama.cpp-vocab-tests/templates/Qwen-Qwen2.5-7B-Instruct.jinja");
+  fs::path qwen = test::shared_dir() / "tokenizers/llama.cpp-vocab-tests/templates/Qwen-Qwen2.5-7B-Instruct.jinja";
+  json spec = conversation("tools");
+  fs::path messages = write_messages("object", json{{"messages", spec["messages"]}, {"tools", spec["tools"]}});
+  test::CliResult r = test::run_cli(
+      {"template", "--template", qwen.string(), "--messages", messages.string(), "--eos", "<|im_end|>"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, read_bytes(golden("Qwen-Qwen2.5-7B-Instruct.tools.txt")));
+}
+
+TEST(TemplateCli, TemplateErrorsExitWithOne) {
+  TUNEKIT_REQUIRE_SHARED("tokenizers/llama.cpp-vocab-tests/templates/google-gemma-2-2b-it.jinja");
+  fs::path gemma = test::shared_dir() / "tokenizers/llama.cpp-vocab-tests/templates/google-gemma-2-2b-it.jinja";
+  fs::path messages = write_messages("system", conversation("system_generation")["messages"]);
+  test::CliResult r = test::run_cli({"template", "--template", gemma.string(), "--messages", messages.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("System role not supported"), std::string::npos) << r.err;
+  r = test::run_cli({"template", "--template", "/nonexistent/chat.jinja", "--messages", messages.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/chat.jinja"), std::string::npos) << r.err;
 }
 
 // ---------------------------------------------------------------- limits and error positions

@@ -68,26 +68,37 @@ struct Stmt;
 using StmtPtr = std::unique_ptr<Stmt>;
 using Body = std::vector<StmtPtr>;
 
+// The variables a scope owns (jinja2's compile-time symbols, see scopes.h) and their value when the
+// scope is entered: set by the construct (loop target, macro argument), copied from the enclosing
+// scope, looked up in the render context, or undefined until assigned.
+enum class SlotInit { Parameter, Alias, Resolve, Undefined };
+struct Slot {
+  std::string name;
+  SlotInit init;
+};
+using Slots = std::vector<Slot>;
+
 struct MacroDef {
   std::string name;
   std::vector<std::string> params;
   std::vector<ExprPtr> defaults;  // for the last defaults.size() params
   Body body;
   bool uses_caller = false, uses_varargs = false, uses_kwargs = false;
+  Slots slots;
 };
 
 struct TextStmt { std::string text; };
 struct OutputStmt { ExprPtr value; };
 struct IfStmt { std::vector<std::pair<ExprPtr, Body>> branches; Body else_body; };
-struct ForStmt { Target target; ExprPtr iterable; ExprPtr filter; Body body; Body else_body; };
+struct ForStmt { Target target; ExprPtr iterable; ExprPtr filter; Body body; Body else_body; Slots body_slots, else_slots; };
 struct SetStmt { Target target; ExprPtr value; };
-struct SetBlockStmt { Target target; std::vector<FilterCall> filters; Body body; };
-struct FilterBlockStmt { std::vector<FilterCall> filters; Body body; };
-struct MacroStmt { std::shared_ptr<const MacroDef> macro; };
-struct CallBlockStmt { std::shared_ptr<const MacroDef> caller; ExprPtr call; };
-struct WithStmt { std::vector<std::pair<Target, ExprPtr>> assignments; Body body; };
+struct SetBlockStmt { Target target; std::vector<FilterCall> filters; Body body; Slots slots; };
+struct FilterBlockStmt { std::vector<FilterCall> filters; Body body; Slots slots; };
+struct MacroStmt { std::shared_ptr<MacroDef> macro; };
+struct CallBlockStmt { std::shared_ptr<MacroDef> caller; ExprPtr call; };
+struct WithStmt { std::vector<std::pair<Target, ExprPtr>> assignments; Body body; Slots slots; };
 struct LoopControlStmt { bool is_break; };
-struct ScopeStmt { Body body; };  // {% generation %}: renders its body in place
+struct ScopeStmt { Body body; Slots slots; };  // {% generation %}: renders its body in place
 
 struct Stmt {
   Pos pos;
@@ -99,6 +110,7 @@ struct Stmt {
 struct Template {
   std::string origin;
   Body body;
+  Slots slots;
 };
 
 }  // namespace tunekit::jinja

@@ -231,18 +231,22 @@ Value Interpreter::get_item(const Value& object, const Value& key) {
   return missing_item(object, key);
 }
 
+// jinja2 compiles x[a:b] to a plain Python subscript (not its forgiving getitem): slicing anything
+// but a str, list or tuple is an error, as are bounds that are not integers.
 Value Interpreter::slice(const Value& object, const SliceExpr& s, const FramePtr& frame) {
   bool valid = true;
   auto bound = [&](const ExprPtr& e) -> std::optional<int64_t> {
     if (!e) return std::nullopt;
     Value v = eval(*e, frame);
     if (v.is_integral()) return v.as_int();
-    if (!v.is_none()) valid = false;  // Python raises TypeError, which jinja2 turns into undefined
+    if (!v.is_none()) valid = false;
     return std::nullopt;
   };
   std::optional<int64_t> start = bound(s.start), stop = bound(s.stop), step_value = bound(s.step);
   if (object.is_undefined()) fail_undefined(object);
-  if (!valid || !(object.is_list() || object.is_string())) return Value::undefined("'" + object_name(object) + "' cannot be sliced");
+  if (object.is_dict()) eval_fail("unhashable type: 'slice'");
+  if (!object.is_list() && !object.is_string()) eval_fail("'", object.type_name(), "' object is not subscriptable");
+  if (!valid) eval_fail("slice indices must be integers or None or have an __index__ method");
   int64_t step = step_value.value_or(1);
   if (step == 0) eval_fail("slice step cannot be zero");
   std::vector<size_t> offsets;

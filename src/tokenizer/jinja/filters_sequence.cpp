@@ -1,6 +1,7 @@
 // Filters over sequences and mappings. Like jinja2, map/select/reject/selectattr/rejectattr/unique/
 // batch/slice/items return one-shot generators (tojson refuses them; |list materialises them).
 #include <algorithm>
+#include <optional>
 
 #include "tokenizer/jinja/filter_table.h"
 #include "tokenizer/jinja/operators.h"
@@ -9,7 +10,22 @@
 namespace tunekit::jinja {
 namespace {
 
-Value generator(ValueList items) { return Value::iterator(std::move(items), "generator"); }
+// jinja2's generator filters are Python generator functions: nothing in them runs until something
+// consumes them. Here they run at once, but an error on the way is kept in the iterator and raised
+// when the iterator is consumed that far, as Python would raise it (or never, if nobody looks).
+template <class Produce>
+Value generator(Produce&& produce) {
+  ValueList items;
+  std::optional<std::string> error;
+  try {
+    produce(items);
+  } catch (const EvalError& e) {
+    error = e.what();
+  }
+  Value v = Value::iterator(std::move(items), "generator");
+  v.as_iterator().error = std::move(error);
+  return v;
+}
 
 // jinja2's ignore_case postprocessing of sort/unique/min/max keys.
 Value fold_case(const Value& v, bool case_sensitive) {
@@ -24,8 +40,7 @@ Value filter_length(Interpreter&, const Value& v, CallArgs& args) {
 Value filter_first(Interpreter&, const Value& v, CallArgs& args) {
   Params p("first", args, {});
   if (v.is_iterator()) {
-    IteratorState& it = v.as_iterator();
-    if (it.next < it.items.size()) return it.items[it.next++];
+    if (std::optional<Value> item = v.as_iterator().pull()) return *item;
   } else {
     ValueList items = iterate(v);
     if (!items.empty()) return items.front();
@@ -50,6 +65,7 @@ Value filter_join(Interpreter& in, const Value& v, CallArgs& args) {
     if (!first) out += separator;
     first = false;
     out += to_str(p.has(1) && !p.get(1).is_none() ? get_path(in, item, p.get(1)) : item);
+    in.check_size(out.size());
   }
   return Value(std::move(out));
 }
@@ -61,16 +77,15 @@ Value filter_list(Interpreter&, const Value& v, CallArgs& args) {
 
 Value filter_items(Interpreter&, const Value& v, CallArgs& args) {
   Params p("items", args, {});
-  if (v.is_undefined()) return generator({});
-  if (!v.is_dict()) eval_fail("Can only get item pairs from a mapping.");
-  ValueList pairs;
-  for (const auto& [key, value] : v.as_dict().entries()) pairs.push_back(Value::tuple({key, value}));
-  return generator(std::move(pairs));
+  return generator([&](ValueList& pairs) {
+    if (v.is_undefined()) return;
+    if (!v.is_dict()) eval_fail("Can only get item pairs from a mapping.");
+    for (const auto& [key, value] : v.as_dict().entries()) pairs.push_back(Value::tuple({key, value}));
+  });
 }
 
-Value filter_map(Interpreter& in, const Value& v, CallArgs& args) {
-  if (!truthy(v)) return generator({});
-  ValueList out;
+void map_items(Interpreter& in, const Value& v, CallArgs& args, ValueList& out) {
+  if (!truthy(v)) return;
   if (args.positional.empty()) {
     Value attribute, fallback = Value::none();
     for (auto& [name, value] : args.keywords) {
@@ -83,18 +98,21 @@ Value filter_map(Interpreter& in, const Value& v, CallArgs& args) {
       Value mapped = get_path(in, item, attribute);
       out.push_back(mapped.is_undefined() && !fallback.is_none() ? fallback : mapped);
     }
-    return generator(std::move(out));
+    return;
   }
   std::string filter_name = to_str(args.positional[0]);
   CallArgs rest{ValueList(args.positional.begin() + 1, args.positional.end()), args.keywords};
   if (!has_filter(filter_name)) eval_fail("no filter named '", filter_name, "'");
   for (const Value& item : iterate(v)) out.push_back(in.filter(filter_name, item, rest));
-  return generator(std::move(out));
+}
+
+Value filter_map(Interpreter& in, const Value& v, CallArgs& args) {
+  return generator([&](ValueList& out) { map_items(in, v, args, out); });
 }
 
 // select / reject / selectattr / rejectattr: keep items whose test (or truthiness) is `keep`.
-Value select_items(Interpreter& in, const Value& v, CallArgs& args, bool keep, bool by_attribute) {
-  if (!truthy(v)) return generator({});
+void select_into(Interpreter& in, const Value& v, CallArgs& args, bool keep, bool by_attribute, ValueList& out) {
+  if (!truthy(v)) return;
   size_t at = 0;
   Value attribute;
   if (by_attribute) {
@@ -106,13 +124,15 @@ Value select_items(Interpreter& in, const Value& v, CallArgs& args, bool keep, b
   CallArgs test_args{ValueList(args.positional.begin() + static_cast<std::ptrdiff_t>(at), args.positional.end()),
                      args.keywords};
   if (test_name && !has_test(*test_name)) eval_fail("no test named '", *test_name, "'");
-  ValueList out;
   for (const Value& item : iterate(v)) {
     Value subject = by_attribute ? get_path(in, item, attribute) : item;
     bool passed = test_name ? in.test(*test_name, subject, test_args) : truthy(subject);
     if (passed == keep) out.push_back(item);
   }
-  return generator(std::move(out));
+}
+
+Value select_items(Interpreter& in, const Value& v, CallArgs& args, bool keep, bool by_attribute) {
+  return generator([&](ValueList& out) { select_into(in, v, args, keep, by_attribute, out); });
 }
 
 Value filter_select(Interpreter& in, const Value& v, CallArgs& args) { return select_items(in, v, args, true, false); }
@@ -133,16 +153,17 @@ Value filter_unique(Interpreter& in, const Value& v, CallArgs& args) {
   Params p("unique", args, {"case_sensitive", "attribute"});
   bool case_sensitive = truthy(p.get_or(0, Value(false)));
   Value attribute = p.get_or(1, Value::none());
-  ValueList seen, out;
-  for (const Value& item : iterate(v)) {
-    Value key = attribute.is_none() ? fold_case(item, case_sensitive) : fold_case(get_path(in, item, attribute), case_sensitive);
-    if (!is_hashable(key)) eval_fail("unhashable type: '", key.type_name(), "'");
-    if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, key); })) {
-      seen.push_back(key);
-      out.push_back(item);
+  return generator([&](ValueList& out) {
+    ValueList seen;
+    for (const Value& item : iterate(v)) {
+      Value key = attribute.is_none() ? fold_case(item, case_sensitive) : fold_case(get_path(in, item, attribute), case_sensitive);
+      if (!is_hashable(key)) eval_fail("unhashable type: '", key.type_name(), "'");
+      if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, key); })) {
+        seen.push_back(key);
+        out.push_back(item);
+      }
     }
-  }
-  return generator(std::move(out));
+  });
 }
 
 ValueList sorted_by(ValueList items, const ValueList& keys, bool reverse) {
@@ -193,7 +214,10 @@ Value filter_reverse(Interpreter&, const Value& v, CallArgs& args) {
   if (!(v.is_list() || v.is_dict() || v.is_undefined())) eval_fail("argument must be iterable");
   ValueList items = iterate(v);
   std::reverse(items.begin(), items.end());
-  return Value::iterator(std::move(items), v.is_dict() ? "dict_reversekeyiterator" : "list_reverseiterator");
+  const char* type = v.is_dict()                      ? "dict_reversekeyiterator"
+                     : v.is_tuple() || v.is_undefined() ? "reversed"
+                                                        : "list_reverseiterator";
+  return Value::iterator(std::move(items), type);
 }
 
 Value filter_sum(Interpreter& in, const Value& v, CallArgs& args) {
@@ -226,39 +250,42 @@ Value min_or_max(Interpreter& in, const Value& v, CallArgs& args, bool want_max)
 Value filter_min(Interpreter& in, const Value& v, CallArgs& args) { return min_or_max(in, v, args, false); }
 Value filter_max(Interpreter& in, const Value& v, CallArgs& args) { return min_or_max(in, v, args, true); }
 
-Value filter_batch(Interpreter&, const Value& v, CallArgs& args) {
+Value filter_batch(Interpreter& in, const Value& v, CallArgs& args) {
   Params p("batch", args, {"linecount", "fill_with"}, 1);
-  int64_t size = p.get_int(0, 1);
-  if (size <= 0) eval_fail("batch(): linecount must be positive");
-  ValueList batches, current;
-  for (const Value& item : iterate(v)) {
-    if (static_cast<int64_t>(current.size()) == size) batches.push_back(Value::list(std::exchange(current, {})));
-    current.push_back(item);
-  }
-  if (!current.empty()) {
-    if (p.has(1) && !p.get(1).is_none())
-      while (static_cast<int64_t>(current.size()) < size) current.push_back(p.get(1));
-    batches.push_back(Value::list(std::move(current)));
-  }
-  return generator(std::move(batches));
+  return generator([&](ValueList& batches) {
+    int64_t size = p.get_int(0, 1);
+    if (size <= 0) eval_fail("batch(): linecount must be positive");
+    in.check_size(static_cast<size_t>(size));
+    ValueList current;
+    for (const Value& item : iterate(v)) {
+      if (static_cast<int64_t>(current.size()) == size) batches.push_back(Value::list(std::exchange(current, {})));
+      current.push_back(item);
+    }
+    if (!current.empty()) {
+      if (p.has(1) && !p.get(1).is_none())
+        while (static_cast<int64_t>(current.size()) < size) current.push_back(p.get(1));
+      batches.push_back(Value::list(std::move(current)));
+    }
+  });
 }
 
 Value filter_slice(Interpreter&, const Value& v, CallArgs& args) {
   Params p("slice", args, {"slices", "fill_with"}, 1);
-  int64_t slices = p.get_int(0, 1);
-  if (slices <= 0 || slices > 100000) eval_fail("slice(): slices must be between 1 and 100000");
-  ValueList items = iterate(v), out;
-  auto n = static_cast<int64_t>(items.size());
-  int64_t per_slice = n / slices, with_extra = n % slices, offset = 0;
-  for (int64_t k = 0; k < slices; ++k) {
-    int64_t start = offset + k * per_slice;
-    if (k < with_extra) ++offset;
-    int64_t end = offset + (k + 1) * per_slice;
-    ValueList part(items.begin() + start, items.begin() + end);
-    if (p.has(1) && !p.get(1).is_none() && k >= with_extra) part.push_back(p.get(1));
-    out.push_back(Value::list(std::move(part)));
-  }
-  return generator(std::move(out));
+  return generator([&](ValueList& out) {
+    int64_t slices = p.get_int(0, 1);
+    if (slices <= 0 || slices > 100000) eval_fail("slice(): slices must be between 1 and 100000");
+    ValueList items = iterate(v);
+    auto n = static_cast<int64_t>(items.size());
+    int64_t per_slice = n / slices, with_extra = n % slices, offset = 0;
+    for (int64_t k = 0; k < slices; ++k) {
+      int64_t start = offset + k * per_slice;
+      if (k < with_extra) ++offset;
+      int64_t end = offset + (k + 1) * per_slice;
+      ValueList part(items.begin() + start, items.begin() + end);
+      if (p.has(1) && !p.get(1).is_none() && k >= with_extra) part.push_back(p.get(1));
+      out.push_back(Value::list(std::move(part)));
+    }
+  });
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "tokenizer/jinja/json.h"
 #include "tokenizer/jinja/operators.h"
 #include "tokenizer/jinja/text.h"
+#include "tokenizer/utf8.h"
 
 namespace tunekit::jinja {
 namespace {
@@ -33,19 +34,25 @@ Value filter_title(Interpreter&, const Value& v, CallArgs& args) {
   return Value(text::jinja_title(soft_str(v).as_string()));
 }
 
-Value filter_replace(Interpreter&, const Value& v, CallArgs& args) {
+Value filter_replace(Interpreter& in, const Value& v, CallArgs& args) {
   Params p("replace", args, {"old", "new", "count"}, 2);
   int64_t count = p.has(2) && !p.get(2).is_none() ? p.get_int(2, -1) : -1;
-  return Value(text::replace(to_str(v), to_str(p.get(0)), to_str(p.get(1)), count));
+  std::string s = to_str(v), old = to_str(p.get(0)), replacement = to_str(p.get(1));
+  in.check_size(text::replaced_size(s, old, replacement));
+  return Value(text::replace(s, old, replacement, count));
 }
 
-Value filter_indent(Interpreter&, const Value& v, CallArgs& args) {
+Value filter_indent(Interpreter& in, const Value& v, CallArgs& args) {
   Params p("indent", args, {"width", "first", "blank"});
+  if (v.is_undefined()) fail_undefined(v);
   if (!v.is_string()) eval_fail("indent expects a string, not ", v.type_name());
   Value width = p.get_or(0, Value(int64_t{4}));
+  if (!width.is_string() && !width.is_integral()) eval_fail("indent(): width must be an integer or a string");
+  in.check_size(width.is_string() ? width.as_string().size() : static_cast<size_t>(std::max<int64_t>(0, width.as_int())));
   std::string indention = width.is_string() ? width.as_string() : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
   bool first = truthy(p.get_or(1, Value(false))), blank = truthy(p.get_or(2, Value(false)));
   std::vector<std::string> lines = text::splitlines(v.as_string() + "\n");
+  in.check_size(v.as_string().size() + (lines.size() + 1) * indention.size());
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (i) out += "\n";
@@ -56,8 +63,9 @@ Value filter_indent(Interpreter&, const Value& v, CallArgs& args) {
   return Value(std::move(out), v.is_markup());
 }
 
-Value filter_center(Interpreter&, const Value& v, CallArgs& args) {
+Value filter_center(Interpreter& in, const Value& v, CallArgs& args) {
   Params p("center", args, {"width"});
+  in.check_size(static_cast<size_t>(std::max<int64_t>(0, p.get_int(0, 80))));
   return Value(text::pad(to_str(v), p.get_int(0, 80), " ", true, true));
 }
 
@@ -66,11 +74,13 @@ Value filter_wordcount(Interpreter&, const Value& v, CallArgs& args) {
   std::string s = to_str(v);
   int64_t words = 0;
   bool in_word = false;
-  for (char c : s) {
-    bool word_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                     static_cast<unsigned char>(c) >= 0x80;
+  for (size_t pos = 0; pos < s.size();) {  // Python's \w+: alphanumerics and _
+    size_t len = 0;
+    char32_t cp = utf8::decode(s, pos, &len);
+    bool word_char = cp == '_' || text::is_alnum(cp);
     if (word_char && !in_word) ++words;
     in_word = word_char;
+    pos += len;
   }
   return Value(words);
 }
@@ -96,14 +106,16 @@ Value filter_forceescape(Interpreter&, const Value& v, CallArgs& args) {
   return Value(text::html_escape(to_str(v)), true);
 }
 
-Value filter_tojson(Interpreter&, const Value& v, CallArgs& args) {
+Value filter_tojson(Interpreter& in, const Value& v, CallArgs& args) {
   Params p("tojson", args, {"ensure_ascii", "indent", "separators", "sort_keys"});
   JsonStyle style;
+  style.max_bytes = in.options().max_output_bytes;
   style.ensure_ascii = truthy(p.get_or(0, Value(false)));
   Value indent = p.get_or(1, Value::none());
   if (indent.is_string()) {
     style.indent = indent.as_string();
   } else if (indent.is_integral()) {
+    in.check_size(static_cast<size_t>(std::max<int64_t>(0, indent.as_int())));
     style.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, indent.as_int())), ' ');
   } else if (!indent.is_none()) {
     eval_fail("tojson(): indent must be an integer or a string");

@@ -1,6 +1,8 @@
 // Statements: output, control flow, assignment, macros and call blocks.
 #include "tokenizer/jinja/interpreter.h"
 
+#include <algorithm>
+
 #include "tokenizer/jinja/builtins.h"
 #include "tokenizer/jinja/operators.h"
 
@@ -63,8 +65,9 @@ Interpreter::~Interpreter() {
 }
 
 std::string Interpreter::render(const Value& context) {
-  FramePtr root = child_of(globals_);
-  for (const auto& [key, value] : context.as_dict().entries()) root->set(key.as_string(), value);
+  context_ = child_of(globals_);
+  for (const auto& [key, value] : context.as_dict().entries()) context_->set(key.as_string(), value);
+  FramePtr root = enter(tmpl_.slots, context_);
   std::string out;
   exec(tmpl_.body, root, out);
   return out;
@@ -73,6 +76,11 @@ std::string Interpreter::render(const Value& context) {
 void Interpreter::count_step() {
   if (++steps_ > options_.max_steps)
     eval_fail("the template ran more than ", options_.max_steps, " steps (an endless loop?)");
+}
+
+void Interpreter::check_size(size_t bytes) const {
+  if (bytes > options_.max_output_bytes)
+    eval_fail("a value of ", bytes, " bytes or items would exceed the limit of ", options_.max_output_bytes);
 }
 
 std::shared_ptr<Namespace> Interpreter::new_namespace() {
@@ -119,11 +127,11 @@ Interpreter::Flow Interpreter::exec(const Stmt& stmt, const FramePtr& frame, std
               return Flow::Normal;
             },
             [&](const SetBlockStmt& s) {
-              assign(s.target, apply_filters(s.filters, Value(render_scope(s.body, frame)), frame), frame);
+              assign(s.target, apply_filters(s.filters, Value(render_scope(s.body, s.slots, frame)), frame), frame);
               return Flow::Normal;
             },
             [&](const FilterBlockStmt& s) {
-              emit(out, to_str(apply_filters(s.filters, Value(render_scope(s.body, frame)), frame)));
+              emit(out, to_str(apply_filters(s.filters, Value(render_scope(s.body, s.slots, frame)), frame)));
               return Flow::Normal;
             },
             [&](const MacroStmt& s) {
@@ -136,14 +144,14 @@ Interpreter::Flow Interpreter::exec(const Stmt& stmt, const FramePtr& frame, std
               return Flow::Normal;
             },
             [&](const WithStmt& s) {
-              FramePtr scope = child_of(frame);
+              FramePtr scope = enter(s.slots, frame);
               ValueList values;
               for (const auto& [target, value] : s.assignments) values.push_back(eval(*value, frame));
               for (size_t i = 0; i < values.size(); ++i) assign(s.assignments[i].first, values[i], scope);
               return exec(s.body, scope, out);
             },
             [&](const LoopControlStmt& s) { return s.is_break ? Flow::Break : Flow::Continue; },
-            [&](const ScopeStmt& s) { return exec(s.body, child_of(frame), out); },
+            [&](const ScopeStmt& s) { return exec(s.body, enter(s.slots, frame), out); },
         },
         stmt.node);
   } catch (const EvalError& e) {
@@ -168,10 +176,10 @@ Interpreter::Flow Interpreter::exec_for(const ForStmt& s, const FramePtr& frame,
     }
     items = std::move(kept);
   }
-  if (items.empty()) return exec(s.else_body, child_of(frame), out);
+  if (items.empty()) return exec(s.else_body, enter(s.else_slots, frame), out);
   for (size_t i = 0; i < items.size(); ++i) {
     count_step();
-    FramePtr scope = child_of(frame);
+    FramePtr scope = enter(s.body_slots, frame);
     assign(s.target, items[i], scope);
     scope->set("loop", make_loop(items, i));
     if (exec(s.body, scope, out) == Flow::Break) break;
@@ -204,9 +212,22 @@ Value Interpreter::make_loop(const ValueList& items, size_t index) {
   return Value::dict(std::move(loop));
 }
 
-std::string Interpreter::render_scope(const Body& body, const FramePtr& parent) {
+FramePtr Interpreter::enter(const Slots& slots, const FramePtr& parent) {
+  FramePtr frame = child_of(parent);
+  for (const Slot& slot : slots) {
+    switch (slot.init) {
+      case SlotInit::Alias: frame->set(slot.name, lookup(slot.name, parent)); break;
+      case SlotInit::Resolve: frame->set(slot.name, lookup(slot.name, context_)); break;
+      case SlotInit::Parameter:  // the construct assigns it right away
+      case SlotInit::Undefined: frame->set(slot.name, Value::undefined("'" + slot.name + "' is undefined")); break;
+    }
+  }
+  return frame;
+}
+
+std::string Interpreter::render_scope(const Body& body, const Slots& slots, const FramePtr& parent) {
   std::string out;
-  exec(body, child_of(parent), out);
+  exec(body, enter(slots, parent), out);
   return out;
 }
 
@@ -252,7 +273,7 @@ Value Interpreter::call_macro(const MacroDef& def, const FramePtr& closure, Call
   if (call_depth_ >= options_.max_call_depth)
     eval_fail("macro calls are nested deeper than ", options_.max_call_depth, " (endless recursion?)");
   DepthCount depth(call_depth_);
-  FramePtr frame = child_of(closure);
+  FramePtr frame = enter(def.slots, closure);
   size_t n = def.params.size();
   if (args.positional.size() > n && !def.uses_varargs)
     eval_fail("macro '", def.name, "' takes not more than ", n, " argument(s)");

@@ -49,6 +49,7 @@ class Interpreter {
   std::shared_ptr<Namespace> new_namespace();
   const RenderOptions& options() const { return options_; }
   void count_step();
+  void check_size(size_t bytes) const;  // a string or list that big would exceed max_output_bytes
 
  private:
   enum class Flow { Normal, Break, Continue };
@@ -58,7 +59,8 @@ class Interpreter {
   Flow exec_for(const ForStmt& s, const FramePtr& frame, std::string& out);
   Flow exec_if(const IfStmt& s, const FramePtr& frame, std::string& out);
   void exec_call_block(const CallBlockStmt& s, const FramePtr& frame, std::string& out);
-  std::string render_scope(const Body& body, const FramePtr& parent);  // body in a child scope
+  FramePtr enter(const Slots& slots, const FramePtr& parent);  // a new scope with its variables set up
+  std::string render_scope(const Body& body, const Slots& slots, const FramePtr& parent);
   Value apply_filters(const std::vector<FilterCall>& filters, Value subject, const FramePtr& frame);
   void assign(const Target& target, Value value, const FramePtr& frame);
   void emit(std::string& out, const std::string& text);
@@ -77,6 +79,7 @@ class Interpreter {
   const Template& tmpl_;
   RenderOptions options_;
   FramePtr globals_;
+  FramePtr context_;  // the render's variables, in front of globals_
   size_t steps_ = 0;
   int call_depth_ = 0;
   // Frames that hold macros and all namespaces: cleared at the end so that reference cycles

@@ -1,4 +1,5 @@
 // The tests of `x is name(args)`, as jinja2's tests.py defines them.
+#include <cstdint>
 #include <map>
 
 #include "tokenizer/jinja/builtins.h"
@@ -10,11 +11,9 @@ namespace {
 
 using TestFn = bool (*)(Interpreter& in, const Value& v, const Value& arg);
 
-int64_t integer_of(const Value& v, const char* test) {
-  if (v.is_undefined()) fail_undefined(v);
-  if (!v.is_number()) eval_fail("the '", test, "' test needs a number, not ", v.type_name());
-  if (v.is_float()) eval_fail("the '", test, "' test on a float is not supported");
-  return v.as_int();
+// value % divisor == remainder, with Python's % (floats included).
+bool remainder_is(const Value& v, const Value& divisor, int64_t remainder) {
+  return equals(binary(BinaryOp::Mod, v, divisor, SIZE_MAX), Value(remainder));
 }
 
 bool same_object(const Value& a, const Value& b) {
@@ -55,17 +54,13 @@ const std::map<std::string, std::pair<TestFn, bool>>& test_table() {  // name ->
       return v.is_string() || v.is_list() || v.is_dict() || v.is_undefined() || v.is_iterator();
     }, false);
     add({"sequence"}, [](Interpreter&, const Value& v, const Value&) { return is_sequence(v); }, false);
-    add({"callable"}, [](Interpreter&, const Value& v, const Value&) { return v.is_function(); }, false);
+    add({"callable"}, [](Interpreter&, const Value& v, const Value&) { return v.is_function() || v.is_undefined(); }, false);
     add({"escaped"}, [](Interpreter&, const Value& v, const Value&) { return v.is_markup(); }, false);
-    add({"lower"}, [](Interpreter&, const Value& v, const Value&) { return text::has_cased(to_str(v), false); }, false);
-    add({"upper"}, [](Interpreter&, const Value& v, const Value&) { return text::has_cased(to_str(v), true); }, false);
-    add({"odd"}, [](Interpreter&, const Value& v, const Value&) { return integer_of(v, "odd") % 2 != 0; }, false);
-    add({"even"}, [](Interpreter&, const Value& v, const Value&) { return integer_of(v, "even") % 2 == 0; }, false);
-    add({"divisibleby"}, [](Interpreter&, const Value& v, const Value& n) {
-      int64_t d = integer_of(n, "divisibleby");
-      if (d == 0) eval_fail("integer division or modulo by zero");
-      return integer_of(v, "divisibleby") % d == 0;
-    }, true);
+    add({"lower"}, [](Interpreter&, const Value& v, const Value&) { return text::is_lower(to_str(v)); }, false);
+    add({"upper"}, [](Interpreter&, const Value& v, const Value&) { return text::is_upper(to_str(v)); }, false);
+    add({"odd"}, [](Interpreter&, const Value& v, const Value&) { return remainder_is(v, Value(int64_t{2}), 1); }, false);
+    add({"even"}, [](Interpreter&, const Value& v, const Value&) { return remainder_is(v, Value(int64_t{2}), 0); }, false);
+    add({"divisibleby"}, [](Interpreter&, const Value& v, const Value& n) { return remainder_is(v, n, 0); }, true);
     add({"sameas"}, [](Interpreter&, const Value& v, const Value& other) { return same_object(v, other); }, true);
     add({"eq", "equalto", "=="}, [](Interpreter&, const Value& v, const Value& o) { return equals(v, o); }, true);
     add({"ne", "!="}, [](Interpreter&, const Value& v, const Value& o) { return !equals(v, o); }, true);

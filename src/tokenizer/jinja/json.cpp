@@ -120,6 +120,7 @@ class JsonWriter {
     if (!style_.indent) return;
     out_ += '\n';
     for (int i = 0; i < level; ++i) out_ += *style_.indent;
+    if (out_.size() > style_.max_bytes) eval_fail("tojson output exceeds the limit of ", style_.max_bytes, " bytes");
   }
 
   void write_list(const ValueList& items, int level) {

@@ -2,6 +2,7 @@
 // kept, as Python's json.load keeps it), and |tojson writes what transformers' override writes:
 // json.dumps(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,7 @@ struct JsonStyle {
   std::string key_separator = ": ";
   bool sort_keys = false;
   bool ensure_ascii = false;
+  size_t max_bytes = SIZE_MAX;  // longer output is an EvalError (deep indentation multiplies sizes)
 };
 
 // json.dumps; TypeError (as EvalError) for values JSON cannot hold (undefined, callables, iterators).

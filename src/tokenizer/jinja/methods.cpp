@@ -12,12 +12,12 @@
 namespace tunekit::jinja {
 namespace {
 
-using Method = Value (*)(const Value& self, CallArgs& args);
+using Method = Value (*)(Interpreter& in, const Value& self, CallArgs& args);
 
 Value bind(const Value& self, const std::string& name, Method m) {
   auto f = std::make_shared<Function>();
   f->name = name;
-  f->call = [self, m](Interpreter&, CallArgs& args) { return m(self, args); };
+  f->call = [self, m](Interpreter& in, CallArgs& args) { return m(in, self, args); };
   return Value::function(std::move(f));
 }
 
@@ -64,57 +64,59 @@ std::string substring_arg(const char* function, CallArgs& args) {
   return p.get(0).as_string();
 }
 
-Value pad_method(const Value& self, CallArgs& args, const char* function, bool left, bool right) {
+Value pad_method(Interpreter& in, const Value& self, CallArgs& args, const char* function, bool left, bool right) {
   Params p(function, args, {"width", "fillchar"}, 1);
   std::string fill = p.get_string(1).value_or(" ");
   if (text::char_count(fill) != 1) eval_fail("The fill character must be exactly one character long");
+  in.check_size(static_cast<size_t>(std::max<int64_t>(0, p.get_int(0, 0))) * fill.size());
   return same_kind(self, text::pad(self.as_string(), p.get_int(0, 0), fill, left, right));
 }
 
 template <bool (*Predicate)(char32_t)>
-Value char_predicate(const Value& self, CallArgs& args) {
+Value char_predicate(Interpreter&, const Value& self, CallArgs& args) {
   Params p("is", args, {});
   return Value(text::all_chars(self.as_string(), Predicate));
 }
 
 template <std::string (*Transform)(std::string_view)>
-Value transform_method(const Value& self, CallArgs& args) {
+Value transform_method(Interpreter&, const Value& self, CallArgs& args) {
   Params p("str", args, {});
   return same_kind(self, Transform(self.as_string()));
 }
 
 const std::map<std::string, Method>& string_methods() {
   static const std::map<std::string, Method> table = {
-      {"strip", [](const Value& s, CallArgs& a) { return strip_method(s, a, true, true); }},
-      {"lstrip", [](const Value& s, CallArgs& a) { return strip_method(s, a, true, false); }},
-      {"rstrip", [](const Value& s, CallArgs& a) { return strip_method(s, a, false, true); }},
-      {"split", [](const Value& s, CallArgs& a) { return split_method(s, a, false); }},
-      {"rsplit", [](const Value& s, CallArgs& a) { return split_method(s, a, true); }},
-      {"splitlines", [](const Value& s, CallArgs& a) {
+      {"strip", [](Interpreter&, const Value& s, CallArgs& a) { return strip_method(s, a, true, true); }},
+      {"lstrip", [](Interpreter&, const Value& s, CallArgs& a) { return strip_method(s, a, true, false); }},
+      {"rstrip", [](Interpreter&, const Value& s, CallArgs& a) { return strip_method(s, a, false, true); }},
+      {"split", [](Interpreter&, const Value& s, CallArgs& a) { return split_method(s, a, false); }},
+      {"rsplit", [](Interpreter&, const Value& s, CallArgs& a) { return split_method(s, a, true); }},
+      {"splitlines", [](Interpreter&, const Value& s, CallArgs& a) {
          Params p("splitlines", a, {});
          return string_list(s, text::splitlines(s.as_string()));
        }},
-      {"startswith", [](const Value& s, CallArgs& a) { return Value(affix_method(s, a, false)); }},
-      {"endswith", [](const Value& s, CallArgs& a) { return Value(affix_method(s, a, true)); }},
+      {"startswith", [](Interpreter&, const Value& s, CallArgs& a) { return Value(affix_method(s, a, false)); }},
+      {"endswith", [](Interpreter&, const Value& s, CallArgs& a) { return Value(affix_method(s, a, true)); }},
       {"upper", transform_method<text::upper>},
       {"lower", transform_method<text::lower>},
       {"title", transform_method<text::title>},
       {"capitalize", transform_method<text::capitalize>},
       {"swapcase", transform_method<text::swapcase>},
-      {"replace", [](const Value& s, CallArgs& a) {
+      {"replace", [](Interpreter& in, const Value& s, CallArgs& a) {
          Params p("replace", a, {"old", "new", "count"}, 2);
          if (!p.get(0).is_string() || !p.get(1).is_string()) eval_fail("replace() arguments must be str");
+         in.check_size(text::replaced_size(s.as_string(), p.get(0).as_string(), p.get(1).as_string()));
          return same_kind(s, text::replace(s.as_string(), p.get(0).as_string(), p.get(1).as_string(), p.get_int(2, -1)));
        }},
-      {"find", [](const Value& s, CallArgs& a) { return Value(text::find(s.as_string(), substring_arg("find", a), false)); }},
-      {"rfind", [](const Value& s, CallArgs& a) { return Value(text::find(s.as_string(), substring_arg("rfind", a), true)); }},
-      {"index", [](const Value& s, CallArgs& a) {
+      {"find", [](Interpreter&, const Value& s, CallArgs& a) { return Value(text::find(s.as_string(), substring_arg("find", a), false)); }},
+      {"rfind", [](Interpreter&, const Value& s, CallArgs& a) { return Value(text::find(s.as_string(), substring_arg("rfind", a), true)); }},
+      {"index", [](Interpreter&, const Value& s, CallArgs& a) {
          int64_t at = text::find(s.as_string(), substring_arg("index", a), false);
          if (at < 0) eval_fail("substring not found");
          return Value(at);
        }},
-      {"count", [](const Value& s, CallArgs& a) { return Value(text::count(s.as_string(), substring_arg("count", a))); }},
-      {"join", [](const Value& s, CallArgs& a) {
+      {"count", [](Interpreter&, const Value& s, CallArgs& a) { return Value(text::count(s.as_string(), substring_arg("count", a))); }},
+      {"join", [](Interpreter& in, const Value& s, CallArgs& a) {
          Params p("join", a, {"iterable"}, 1);
          std::string out;
          size_t i = 0;
@@ -122,6 +124,7 @@ const std::map<std::string, Method>& string_methods() {
            if (!item.is_string()) eval_fail("sequence item ", i, ": expected str instance, ", item.type_name(), " found");
            if (i++) out += s.as_string();
            out += item.as_string();
+           in.check_size(out.size());
          }
          return same_kind(s, std::move(out));
        }},
@@ -129,25 +132,26 @@ const std::map<std::string, Method>& string_methods() {
       {"isalpha", char_predicate<text::is_alpha>},
       {"isalnum", char_predicate<text::is_alnum>},
       {"isspace", char_predicate<text::is_space>},
-      {"islower", [](const Value& s, CallArgs& a) {
+      {"islower", [](Interpreter&, const Value& s, CallArgs& a) {
          Params p("islower", a, {});
-         return Value(text::has_cased(s.as_string(), false));
+         return Value(text::is_lower(s.as_string()));
        }},
-      {"isupper", [](const Value& s, CallArgs& a) {
+      {"isupper", [](Interpreter&, const Value& s, CallArgs& a) {
          Params p("isupper", a, {});
-         return Value(text::has_cased(s.as_string(), true));
+         return Value(text::is_upper(s.as_string()));
        }},
-      {"center", [](const Value& s, CallArgs& a) { return pad_method(s, a, "center", true, true); }},
-      {"ljust", [](const Value& s, CallArgs& a) { return pad_method(s, a, "ljust", false, true); }},
-      {"rjust", [](const Value& s, CallArgs& a) { return pad_method(s, a, "rjust", true, false); }},
-      {"zfill", [](const Value& s, CallArgs& a) {
+      {"center", [](Interpreter& in, const Value& s, CallArgs& a) { return pad_method(in, s, a, "center", true, true); }},
+      {"ljust", [](Interpreter& in, const Value& s, CallArgs& a) { return pad_method(in, s, a, "ljust", false, true); }},
+      {"rjust", [](Interpreter& in, const Value& s, CallArgs& a) { return pad_method(in, s, a, "rjust", true, false); }},
+      {"zfill", [](Interpreter& in, const Value& s, CallArgs& a) {
          Params p("zfill", a, {"width"}, 1);
+         in.check_size(static_cast<size_t>(std::max<int64_t>(0, p.get_int(0, 0))));
          const std::string& str = s.as_string();
          bool sign = !str.empty() && (str[0] == '+' || str[0] == '-');
          std::string padded = text::pad(str.substr(sign ? 1 : 0), p.get_int(0, 0) - (sign ? 1 : 0), "0", true, false);
          return same_kind(s, (sign ? str.substr(0, 1) : "") + padded);
        }},
-      {"format", [](const Value&, CallArgs&) -> Value { eval_fail("str.format() is not supported by tunekit"); }},
+      {"format", [](Interpreter&, const Value&, CallArgs&) -> Value { eval_fail("str.format() is not supported by tunekit"); }},
   };
   return table;
 }
@@ -161,36 +165,36 @@ Value dict_pairs(const Value& d, int which) {  // 0: keys, 1: values, 2: (key, v
 
 const std::map<std::string, Method>& dict_methods() {
   static const std::map<std::string, Method> table = {
-      {"keys", [](const Value& d, CallArgs& a) { Params p("keys", a, {}); return dict_pairs(d, 0); }},
-      {"values", [](const Value& d, CallArgs& a) { Params p("values", a, {}); return dict_pairs(d, 1); }},
-      {"items", [](const Value& d, CallArgs& a) { Params p("items", a, {}); return dict_pairs(d, 2); }},
-      {"get", [](const Value& d, CallArgs& a) {
+      {"keys", [](Interpreter&, const Value& d, CallArgs& a) { Params p("keys", a, {}); return dict_pairs(d, 0); }},
+      {"values", [](Interpreter&, const Value& d, CallArgs& a) { Params p("values", a, {}); return dict_pairs(d, 1); }},
+      {"items", [](Interpreter&, const Value& d, CallArgs& a) { Params p("items", a, {}); return dict_pairs(d, 2); }},
+      {"get", [](Interpreter&, const Value& d, CallArgs& a) {
          Params p("get", a, {"key", "default"}, 1);
          if (!is_hashable(p.get(0))) eval_fail("unhashable type: '", p.get(0).type_name(), "'");
          const Value* found = d.as_dict().find(p.get(0));
          return found ? *found : p.get_or(1, Value::none());
        }},
-      {"copy", [](const Value& d, CallArgs& a) { Params p("copy", a, {}); return d; }},
+      {"copy", [](Interpreter&, const Value& d, CallArgs& a) { Params p("copy", a, {}); return d; }},
   };
   return table;
 }
 
 const std::map<std::string, Method>& sequence_methods() {
   static const std::map<std::string, Method> table = {
-      {"index", [](const Value& l, CallArgs& a) {
+      {"index", [](Interpreter&, const Value& l, CallArgs& a) {
          Params p("index", a, {"value"}, 1);
          const ValueList& items = l.as_list();
          for (size_t i = 0; i < items.size(); ++i)
            if (equals(items[i], p.get(0))) return Value(static_cast<int64_t>(i));
          eval_fail(to_repr(p.get(0)), " is not in ", l.is_tuple() ? "tuple" : "list");
        }},
-      {"count", [](const Value& l, CallArgs& a) {
+      {"count", [](Interpreter&, const Value& l, CallArgs& a) {
          Params p("count", a, {"value"}, 1);
          int64_t n = 0;
          for (const Value& item : l.as_list()) n += equals(item, p.get(0)) ? 1 : 0;
          return Value(n);
        }},
-      {"copy", [](const Value& l, CallArgs& a) { Params p("copy", a, {}); return l; }},  // lists only
+      {"copy", [](Interpreter&, const Value& l, CallArgs& a) { Params p("copy", a, {}); return l; }},  // lists only
   };
   return table;
 }

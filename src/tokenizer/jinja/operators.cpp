@@ -140,21 +140,32 @@ Value arithmetic(BinaryOp op, const Value& a, const Value& b) {
   return Value();
 }
 
-bool less(const Value& a, const Value& b, const char* op_text) {
+// Python orders numbers with numbers, str with str, and lists (tuples) with lists (tuples).
+void check_orderable(const Value& a, const Value& b, const char* op_text) {
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
+  bool orderable = (a.is_number() && b.is_number()) || (a.is_string() && b.is_string()) ||
+                   (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple());
+  if (!orderable)
+    eval_fail("'", op_text, "' not supported between instances of '", a.type_name(), "' and '", b.type_name(), "'");
+}
+
+bool less(const Value& a, const Value& b, const char* op_text) {
+  check_orderable(a, b, op_text);
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.as_float() < b.as_float();
     return a.as_int() < b.as_int();
   }
   if (a.is_string() && b.is_string()) return a.as_string() < b.as_string();
-  if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
-    const ValueList &x = a.as_list(), &y = b.as_list();
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i)
-      if (!equals(x[i], y[i])) return less(x[i], y[i], op_text);
-    return x.size() < y.size();
-  }
-  eval_fail("'", op_text, "' not supported between instances of '", a.type_name(), "' and '", b.type_name(), "'");
+  const ValueList &x = a.as_list(), &y = b.as_list();
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i)
+    if (!equals(x[i], y[i])) return less(x[i], y[i], op_text);
+  return x.size() < y.size();
+}
+
+bool less_equal(const Value& a, const Value& b, const char* op_text) {
+  check_orderable(a, b, op_text);
+  return equals(a, b) || less(a, b, op_text);
 }
 
 }  // namespace
@@ -176,6 +187,8 @@ Value binary(BinaryOp op, const Value& a, const Value& b, size_t max_string_byte
       return concat_strings(a, b);
     }
     if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
+      if (a.as_list().size() + b.as_list().size() > max_string_bytes)
+        eval_fail("list concatenation would exceed the limit of ", max_string_bytes, " items");
       ValueList out = a.as_list();
       out.insert(out.end(), b.as_list().begin(), b.as_list().end());
       return a.is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));
@@ -223,8 +236,8 @@ bool contains(const Value& container, const Value& item) {
       return container.as_dict().find(item) != nullptr;
     case Value::Kind::Undefined: return false;
     case Value::Kind::Iterator:
-      for (const Value& x : container.as_iterator().take_rest())
-        if (equals(x, item)) return true;
+      while (std::optional<Value> x = container.as_iterator().pull())
+        if (equals(*x, item)) return true;
       return false;
     default: eval_fail("argument of type '", container.type_name(), "' is not iterable");
   }
@@ -235,9 +248,9 @@ bool compare(CompareOp op, const Value& a, const Value& b) {
     case CompareOp::Eq: return equals(a, b);
     case CompareOp::Ne: return !equals(a, b);
     case CompareOp::Lt: return less(a, b, "<");
-    case CompareOp::Le: return equals(a, b) || less(a, b, "<=");
+    case CompareOp::Le: return less_equal(a, b, "<=");
     case CompareOp::Gt: return less(b, a, ">");
-    case CompareOp::Ge: return equals(a, b) || less(b, a, ">=");
+    case CompareOp::Ge: return less_equal(b, a, ">=");
     case CompareOp::In: return contains(b, a);
     case CompareOp::NotIn: return !contains(b, a);
   }
@@ -254,7 +267,7 @@ ValueList iterate(const Value& v) {
     case Value::Kind::List: return v.as_list();
     case Value::Kind::String: {
       ValueList out;
-      for (auto& c : text::chars(v.as_string())) out.emplace_back(std::move(c), v.is_markup());
+      for (auto& c : text::chars(v.as_string())) out.emplace_back(std::move(c));  // plain str, even from Markup
       return out;
     }
     case Value::Kind::Dict: {

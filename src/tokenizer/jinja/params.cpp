@@ -11,7 +11,9 @@ Params::Params(const char* function, CallArgs& args, std::initializer_list<const
   if (args.positional.size() > names_.size())
     eval_fail(function_, "() takes at most ", names_.size(), " argument(s) (", args.positional.size(), " given)");
   for (size_t i = 0; i < args.positional.size(); ++i) slots_[i] = args.positional[i];
-  for (auto& [name, value] : args.keywords) {
+  for (auto& keyword : args.keywords) {
+    const std::string& name = keyword.first;
+    const Value& value = keyword.second;
     auto it = std::find_if(names_.begin(), names_.end(), [&](const char* n) { return name == n; });
     if (it == names_.end()) eval_fail(function_, "() got an unexpected keyword argument '", name, "'");
     auto i = static_cast<size_t>(it - names_.begin());

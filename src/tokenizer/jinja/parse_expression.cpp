@@ -5,7 +5,7 @@
 namespace tunekit::jinja {
 namespace {
 
-constexpr int kMaxNesting = 200;
+constexpr int kMaxNesting = 256;
 
 bool is_compare_op(const Token& t, CompareOp* op) {
   if (t.type != TokenType::Operator) return false;
@@ -22,11 +22,15 @@ bool is_compare_op(const Token& t, CompareOp* op) {
 
 }  // namespace
 
-DepthGuard::DepthGuard(Parser& p) : parser_(p) {
-  if (++parser_.depth_ > kMaxNesting) {
-    --parser_.depth_;
+DepthGuard::DepthGuard(Parser& p, int levels) : parser_(p) {
+  for (int i = 0; i < levels; ++i) deepen();
+}
+
+void DepthGuard::deepen() {
+  if (parser_.depth_ + 1 > kMaxNesting)
     parser_.fail_here("template nesting is deeper than " + std::to_string(kMaxNesting) + " levels");
-  }
+  ++parser_.depth_;
+  ++added_;
 }
 
 const Token& Parser::peek(size_t ahead) const { return tokens_[std::min(index_ + ahead, tokens_.size() - 1)]; }
@@ -141,14 +145,22 @@ ExprPtr Parser::condexpr() {
 ExprPtr Parser::or_expr() {
   Pos pos = current().pos;
   ExprPtr left = and_expr();
-  while (skip_name("or")) left = make_expr(pos, LogicExpr{false, std::move(left), and_expr()});
+  DepthGuard chain(*this, 0);
+  while (skip_name("or")) {
+    chain.deepen();
+    left = make_expr(pos, LogicExpr{false, std::move(left), and_expr()});
+  }
   return left;
 }
 
 ExprPtr Parser::and_expr() {
   Pos pos = current().pos;
   ExprPtr left = not_expr();
-  while (skip_name("and")) left = make_expr(pos, LogicExpr{true, std::move(left), not_expr()});
+  DepthGuard chain(*this, 0);
+  while (skip_name("and")) {
+    chain.deepen();
+    left = make_expr(pos, LogicExpr{true, std::move(left), not_expr()});
+  }
   return left;
 }
 
@@ -185,7 +197,9 @@ ExprPtr Parser::comparison() {
 ExprPtr Parser::math1() {
   Pos pos = current().pos;
   ExprPtr left = concat();
+  DepthGuard chain(*this, 0);
   while (is_op("+") || is_op("-")) {
+    chain.deepen();
     BinaryOp op = advance().text == "+" ? BinaryOp::Add : BinaryOp::Sub;
     left = make_expr(pos, BinaryExpr{op, std::move(left), concat()});
   }
@@ -204,7 +218,9 @@ ExprPtr Parser::concat() {
 ExprPtr Parser::math2() {
   Pos pos = current().pos;
   ExprPtr left = power();
+  DepthGuard chain(*this, 0);
   while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+    chain.deepen();
     const std::string& text = advance().text;
     BinaryOp op = text == "*" ? BinaryOp::Mul : text == "/" ? BinaryOp::Div : text == "//" ? BinaryOp::FloorDiv : BinaryOp::Mod;
     left = make_expr(pos, BinaryExpr{op, std::move(left), power()});
@@ -215,7 +231,11 @@ ExprPtr Parser::math2() {
 ExprPtr Parser::power() {
   Pos pos = current().pos;
   ExprPtr left = unary();
-  while (skip_op("**")) left = make_expr(pos, BinaryExpr{BinaryOp::Pow, std::move(left), unary()});
+  DepthGuard chain(*this, 0);
+  while (skip_op("**")) {
+    chain.deepen();
+    left = make_expr(pos, BinaryExpr{BinaryOp::Pow, std::move(left), unary()});
+  }
   return left;
 }
 
@@ -287,10 +307,13 @@ ExprPtr Parser::primary() {
 }
 
 ExprPtr Parser::postfix(ExprPtr node) {
+  DepthGuard chain(*this, 0);
   while (true) {
     if (is_op(".") || is_op("[")) {
+      chain.deepen();
       node = subscript(std::move(node));
     } else if (is_op("(")) {
+      chain.deepen();
       Pos pos = node->pos;
       node = make_expr(pos, CallExpr{std::move(node), call_arguments()});
     } else {
@@ -300,13 +323,19 @@ ExprPtr Parser::postfix(ExprPtr node) {
 }
 
 ExprPtr Parser::filter_expr(ExprPtr node) {
+  DepthGuard chain(*this, 0);
   while (true) {
     if (is_op("|")) {
       Pos pos = node->pos;
-      for (FilterCall& f : filter_chain(false)) node = make_expr(pos, FilterExpr{std::move(node), std::move(f)});
+      for (FilterCall& f : filter_chain(false)) {
+        chain.deepen();
+        node = make_expr(pos, FilterExpr{std::move(node), std::move(f)});
+      }
     } else if (is_name("is")) {
+      chain.deepen();
       node = test(std::move(node));
     } else if (is_op("(")) {
+      chain.deepen();
       Pos pos = node->pos;
       node = make_expr(pos, CallExpr{std::move(node), call_arguments()});
     } else {

@@ -4,6 +4,7 @@
 
 #include "tokenizer/jinja/lexer.h"
 #include "tokenizer/jinja/parser.h"
+#include "tokenizer/jinja/scopes.h"
 
 namespace tunekit::jinja {
 namespace {
@@ -42,6 +43,7 @@ Template parse_template(const std::string& source, const std::string& origin) {
   Template t;
   t.origin = origin;
   t.body = Parser(tokenize(source, origin), origin).parse_all();
+  resolve_scopes(t);
   return t;
 }
 
@@ -130,7 +132,7 @@ StmtPtr Parser::statement() {
     result = make_stmt(pos, LoopControlStmt{tag == "break"});
   } else if (tag == "generation") {
     advance();
-    result = make_stmt(pos, ScopeStmt{statements_until({"endgeneration"}, true)});
+    result = make_stmt(pos, ScopeStmt{statements_until({"endgeneration"}, true), {}});
   } else if (tag == "block" || tag == "extends" || tag == "include" || tag == "import" || tag == "from" ||
              tag == "autoescape") {
     fail_at(pos, "'" + tag + "' is not supported: chat templates are rendered on their own, without a loader");
@@ -182,7 +184,7 @@ StmtPtr Parser::parse_set(Pos pos) {
   advance();
   Target target = assign_target(true, true, nullptr);
   if (skip_op("=")) return make_stmt(pos, SetStmt{std::move(target), tuple_expression(true, nullptr)});
-  SetBlockStmt node{std::move(target), filter_chain(false), {}};
+  SetBlockStmt node{std::move(target), filter_chain(false), {}, {}};
   Scoped<bool> not_soft(soft_, false);
   node.body = statements_until({"endset"}, true);
   return make_stmt(pos, std::move(node));
@@ -238,7 +240,7 @@ StmtPtr Parser::parse_call_block(Pos pos) {
 
 StmtPtr Parser::parse_filter_block(Pos pos) {
   advance();
-  FilterBlockStmt node{filter_chain(true), {}};
+  FilterBlockStmt node{filter_chain(true), {}, {}};
   Scoped<bool> not_soft(soft_, false);
   node.body = statements_until({"endfilter"}, true);
   return make_stmt(pos, std::move(node));

@@ -105,16 +105,19 @@ class Parser {
   std::vector<UnknownName> unknown_;
 };
 
-// Counts nesting while parsing; too deep throws Error at the current token.
+// Counts nesting while parsing (recursion, and the left-deep trees that chains like a + b + c or
+// x|f|g build); too deep throws Error at the current token. Undone when the guard goes.
 class DepthGuard {
  public:
-  explicit DepthGuard(Parser& p);
-  ~DepthGuard() { --parser_.depth_; }
+  explicit DepthGuard(Parser& p, int levels = 1);
+  ~DepthGuard() { parser_.depth_ -= added_; }
   DepthGuard(const DepthGuard&) = delete;
   DepthGuard& operator=(const DepthGuard&) = delete;
+  void deepen();
 
  private:
   Parser& parser_;
+  int added_ = 0;
 };
 
 }  // namespace tunekit::jinja

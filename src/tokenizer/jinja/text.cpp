@@ -31,12 +31,6 @@ std::vector<std::string> chars(std::string_view text) {
   return out;
 }
 
-bool is_space(char32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
-}
-
 namespace {
 
 char32_t code_at(std::string_view s, size_t pos, size_t* len) { return utf8::decode(s, pos, len); }
@@ -76,10 +70,6 @@ std::vector<std::pair<size_t, size_t>> words(std::string_view s) {
   if (start != std::string_view::npos) out.emplace_back(start, s.size());
   return out;
 }
-
-char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
-char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-bool ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 }  // namespace
 
@@ -189,6 +179,11 @@ std::string replace(std::string_view s, std::string_view old, std::string_view r
   return out;
 }
 
+size_t replaced_size(std::string_view s, std::string_view old, std::string_view replacement) {
+  auto hits = static_cast<size_t>(count(s, old));
+  return s.size() - std::min(s.size(), hits * old.size()) + hits * replacement.size();
+}
+
 int64_t find(std::string_view s, std::string_view sub, bool from_right) {
   size_t hit = from_right ? s.rfind(sub) : s.find(sub);
   if (hit == std::string_view::npos) return -1;
@@ -200,62 +195,6 @@ int64_t count(std::string_view s, std::string_view sub) {
   int64_t n = 0;
   for (size_t hit = s.find(sub); hit != std::string_view::npos; hit = s.find(sub, hit + sub.size())) ++n;
   return n;
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = ascii_upper(c);
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = ascii_lower(c);
-  return out;
-}
-
-std::string swapcase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = (c >= 'a' && c <= 'z') ? ascii_upper(c) : ascii_lower(c);
-  return out;
-}
-
-std::string capitalize(std::string_view s) {
-  std::string out = lower(s);
-  if (!out.empty()) out[0] = ascii_upper(out[0]);
-  return out;
-}
-
-std::string title(std::string_view s) {
-  std::string out(s);
-  bool previous_cased = false;
-  for (char& c : out) {
-    bool letter = ascii_letter(c);
-    c = letter ? (previous_cased ? ascii_lower(c) : ascii_upper(c)) : c;
-    previous_cased = letter;
-  }
-  return out;
-}
-
-std::string jinja_title(std::string_view s) {
-  std::string out;
-  bool word_start = true;
-  for (size_t pos = 0; pos < s.size();) {
-    size_t len = 0;
-    char32_t cp = code_at(s, pos, &len);
-    bool boundary = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || is_space(cp);
-    std::string_view ch = s.substr(pos, len);
-    if (boundary) {
-      out += ch;
-    } else if (word_start) {
-      out += len == 1 ? std::string(1, ascii_upper(ch[0])) : std::string(ch);
-    } else {
-      out += len == 1 ? std::string(1, ascii_lower(ch[0])) : std::string(ch);
-    }
-    word_start = boundary;
-    pos += len;
-  }
-  return out;
 }
 
 std::string pad(std::string_view s, int64_t width, std::string_view fill, bool left, bool right) {
@@ -286,24 +225,6 @@ bool all_chars(std::string_view s, bool (*predicate)(char32_t)) {
   return true;
 }
 
-bool is_digit(char32_t cp) { return cp >= '0' && cp <= '9'; }
-bool is_alpha(char32_t cp) { return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'); }
-bool is_alnum(char32_t cp) { return is_digit(cp) || is_alpha(cp); }
-
-bool has_cased(std::string_view s, bool upper_case) {
-  bool any = false;
-  for (char c : s) {
-    if (c >= 'a' && c <= 'z') {
-      if (upper_case) return false;
-      any = true;
-    } else if (c >= 'A' && c <= 'Z') {
-      if (!upper_case) return false;
-      any = true;
-    }
-  }
-  return any;
-}
-
 std::string html_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -319,19 +240,6 @@ std::string html_escape(std::string_view s) {
   }
   return out;
 }
-
-namespace {
-
-// Characters Python's repr() escapes although they are valid: controls, separators and the
-// format characters a chat template is likely to meet (str.isprintable() is false for them).
-bool printable(char32_t cp) {
-  if (cp < 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD) return false;
-  if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F)) return false;
-  if ((cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-  return cp <= 0x10FFFF;
-}
-
-}  // namespace
 
 std::string repr(std::string_view s) {
   bool has_single = s.find('\'') != std::string_view::npos;
@@ -354,7 +262,7 @@ std::string repr(std::string_view s) {
       out += "\\r";
     } else if (cp == '\t') {
       out += "\\t";
-    } else if (!printable(cp) || (len == 1 && cp >= 0x80)) {
+    } else if (!is_printable(cp) || (len == 1 && cp >= 0x80)) {
       if (cp <= 0xFF) std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
       else if (cp <= 0xFFFF) std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
       else std::snprintf(buf, sizeof buf, "\\U%08x", static_cast<unsigned>(cp));

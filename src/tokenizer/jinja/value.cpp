@@ -1,5 +1,6 @@
 #include "tokenizer/jinja/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -20,9 +21,25 @@ Value Value::none() {
   return v;
 }
 
+namespace {
+
+int64_t nesting_of(const Value& v) { return v.is_list() || v.is_dict() ? v.nesting() : 0; }
+
+int64_t checked_nesting(int64_t inner) {
+  if (inner + 1 > kMaxValueNesting) eval_fail("lists and dicts are nested deeper than ", kMaxValueNesting, " levels");
+  return inner + 1;
+}
+
+}  // namespace
+
+int64_t Value::nesting() const { return num_.i; }
+
 Value Value::list(ValueList items) {
+  int64_t inner = 0;
+  for (const Value& item : items) inner = std::max(inner, nesting_of(item));
   Value v;
   v.kind_ = Kind::List;
+  v.num_.i = checked_nesting(inner);
   v.ref_ = std::make_shared<const ValueList>(std::move(items));
   return v;
 }
@@ -34,8 +51,11 @@ Value Value::tuple(ValueList items) {
 }
 
 Value Value::dict(ValueDict entries) {
+  int64_t inner = 0;
+  for (const auto& [key, value] : entries.entries()) inner = std::max({inner, nesting_of(key), nesting_of(value)});
   Value v;
   v.kind_ = Kind::Dict;
+  v.num_.i = checked_nesting(inner);
   v.ref_ = std::make_shared<const ValueDict>(std::move(entries));
   return v;
 }
@@ -95,9 +115,15 @@ const char* Value::type_name() const {
   return "object";
 }
 
+std::optional<Value> IteratorState::pull() {
+  if (next < items.size()) return items[next++];
+  if (error) throw EvalError(*error);
+  return std::nullopt;
+}
+
 ValueList IteratorState::take_rest() {
-  ValueList rest(items.begin() + static_cast<std::ptrdiff_t>(next), items.end());
-  next = items.size();
+  ValueList rest;
+  while (std::optional<Value> item = pull()) rest.push_back(std::move(*item));
   return rest;
 }
 
@@ -163,7 +189,7 @@ bool equals(const Value& a, const Value& b) {
 }
 
 bool is_hashable(const Value& v) {
-  if (v.is_dict() || v.is_namespace()) return false;
+  if (v.is_dict()) return false;
   if (v.is_list()) {
     if (!v.is_tuple()) return false;
     for (const Value& item : v.as_list())
@@ -217,25 +243,53 @@ std::string float_repr(double f) {
 
 namespace {
 
-std::string join_repr(const ValueList& items, const char* open, const char* close, bool tuple) {
+std::string repr_at(const Value& v, int depth);
+
+std::string join_repr(const ValueList& items, const char* open, const char* close, bool tuple, int depth) {
   std::string out = open;
   for (size_t i = 0; i < items.size(); ++i) {
     if (i) out += ", ";
-    out += to_repr(items[i]);
+    out += repr_at(items[i], depth + 1);
   }
   if (tuple && items.size() == 1) out += ",";
   return out + close;
 }
 
-std::string dict_repr(const ValueDict& d) {
+std::string dict_repr(const ValueDict& d, int depth) {
   std::string out = "{";
   bool first = true;
   for (const auto& [k, v] : d.entries()) {
     if (!first) out += ", ";
     first = false;
-    out += to_repr(k) + ": " + to_repr(v);
+    out += repr_at(k, depth + 1) + ": " + repr_at(v, depth + 1);
   }
   return out + "}";
+}
+
+// A namespace can hold itself; Python prints the repeated container as "..." the same way.
+constexpr int kMaxReprDepth = 2 * kMaxValueNesting;
+
+std::string repr_at(const Value& v, int depth) {
+  if (depth > kMaxReprDepth) return "...";
+  switch (v.kind()) {
+    case Value::Kind::Undefined: return "Undefined";
+    case Value::Kind::None: return "None";
+    case Value::Kind::Bool: return v.as_bool() ? "True" : "False";
+    case Value::Kind::Int: return std::to_string(v.as_int());
+    case Value::Kind::Float: return float_repr(v.as_float());
+    case Value::Kind::String:
+      return v.is_markup() ? "Markup(" + text::repr(v.as_string()) + ")" : text::repr(v.as_string());
+    case Value::Kind::List:
+      return v.is_tuple() ? join_repr(v.as_list(), "(", ")", true, depth) : join_repr(v.as_list(), "[", "]", false, depth);
+    case Value::Kind::Dict: return dict_repr(v.as_dict(), depth);
+    case Value::Kind::Namespace:
+      return "<" + v.as_namespace().type_name + " " + dict_repr(v.as_namespace().attrs, depth) + ">";
+    case Value::Kind::Function:
+      return v.as_function().is_macro ? "<Macro '" + v.as_function().name + "'>"
+                                      : "<function " + v.as_function().name + ">";
+    case Value::Kind::Iterator: return "<" + v.as_iterator().type_name + " object>";
+  }
+  return "";
 }
 
 }  // namespace
@@ -248,26 +302,7 @@ std::string to_str(const Value& v) {
   }
 }
 
-std::string to_repr(const Value& v) {
-  switch (v.kind()) {
-    case Value::Kind::Undefined: return "Undefined";
-    case Value::Kind::None: return "None";
-    case Value::Kind::Bool: return v.as_bool() ? "True" : "False";
-    case Value::Kind::Int: return std::to_string(v.as_int());
-    case Value::Kind::Float: return float_repr(v.as_float());
-    case Value::Kind::String:
-      return v.is_markup() ? "Markup(" + text::repr(v.as_string()) + ")" : text::repr(v.as_string());
-    case Value::Kind::List:
-      return v.is_tuple() ? join_repr(v.as_list(), "(", ")", true) : join_repr(v.as_list(), "[", "]", false);
-    case Value::Kind::Dict: return dict_repr(v.as_dict());
-    case Value::Kind::Namespace: return "<" + v.as_namespace().type_name + " " + dict_repr(v.as_namespace().attrs) + ">";
-    case Value::Kind::Function:
-      return v.as_function().is_macro ? "<Macro '" + v.as_function().name + "'>"
-                                      : "<function " + v.as_function().name + ">";
-    case Value::Kind::Iterator: return "<" + v.as_iterator().type_name + " object>";
-  }
-  return "";
-}
+std::string to_repr(const Value& v) { return repr_at(v, 0); }
 
 void fail_undefined(const Value& v) { throw EvalError(v.as_string().empty() ? "undefined value" : v.as_string()); }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -89,6 +90,7 @@ class Value {
   const Function& as_function() const { return *std::get<std::shared_ptr<const Function>>(ref_); }
   IteratorState& as_iterator() const { return *std::get<std::shared_ptr<IteratorState>>(ref_); }
   const void* identity() const;  // the shared object behind a reference kind (for `is sameas`)
+  int64_t nesting() const;        // levels of lists and dicts inside a list or dict (1 for [1, 2])
 
   const char* type_name() const;  // Python's name for the type: 'NoneType', 'int', 'str', 'dict', ...
 
@@ -141,13 +143,20 @@ struct Function {
   bool is_macro = false;
 };
 
-// A one-shot sequence: iterating it (or taking |list of it) consumes what is left.
+// A one-shot sequence: iterating it (or taking |list of it) consumes what is left. error is what a
+// Python generator would raise after yielding items (see generator() in filters_sequence.cpp).
 struct IteratorState {
   ValueList items;
   size_t next = 0;
   std::string type_name;
+  std::optional<std::string> error;
+  std::optional<Value> pull();  // the next item; nullopt at the end; throws error when reaching it
   ValueList take_rest();
 };
+
+// Lists and dicts may nest this deep (deeper ones are an EvalError): printing, comparing and
+// freeing them recurses.
+constexpr int64_t kMaxValueNesting = 200;
 
 // Python semantics shared by the whole engine.
 bool truthy(const Value& v);
