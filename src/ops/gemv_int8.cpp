@@ -1,6 +1,7 @@
 // Streaming GEMV for the integer block formats (Q8_0, Q4_0, Q4_K, Q6_K) with AVX512-VNNI: x is
 // quantized once per call to int8 per 32 values (d = amax/127, like Q8_0), and each 32-value block
-// of a W row is one vpdpbusd (u8 x s8 -> int32) followed by one f32 FMA with the block's scales.
+// of a W row is a vpdpbusd (u8 x s8 -> int32) followed by an f32 FMA with the block's scales
+// (two 32-value blocks per 512-bit instruction).
 //   Q8_0: signed weights; the sign trick moves the sign onto x: |w| (u8) · sign(w)·x (s8).
 //   Q4_0, Q6_K: unsigned codes q with value (q - offset) · scale; the dpbusd accumulator starts at
 //               -offset · Σx (per 4 lanes, precomputed per call), so it yields Σ (q - offset)·x.
@@ -32,10 +33,10 @@ QuantizedX quantize_x(const float* x, int64_t T, int64_t K, int offset) {
   thread_local std::vector<float> d, sum;
   thread_local std::vector<int32_t> neg_offset;
   const int64_t nb = K / 32;
-  q.resize(size_t(T * K) + 64);
+  q.resize(size_t(T * K) + 64);  // slack: kernels may read one block past the end
   d.resize(size_t(T * nb));
   sum.resize(size_t(T * nb));
-  neg_offset.resize(size_t(T * K / 4));
+  neg_offset.resize(size_t(T * K / 4) + 16);
   const __m256i ones = _mm256_set1_epi8(1);
   for (int64_t b = 0; b < T * nb; ++b) {
     const float* v = x + 32 * b;
@@ -54,12 +55,6 @@ QuantizedX quantize_x(const float* x, int64_t T, int64_t K, int offset) {
                         _mm256_mullo_epi32(lane_sums, _mm256_set1_epi32(-offset)));
   }
   return QuantizedX{K, q.data(), d.data(), sum.data(), neg_offset.data()};
-}
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
 // The eight 6-bit scales (resp. mins) of a Q4_K block as eight bytes, unpacked with 32-bit words:
@@ -90,54 +85,71 @@ inline void prefetch_ahead(const Block* blk, int R, size_t row_bytes) {
 // accumulators stay in registers: GCC keeps an array in memory as soon as one loop indexes it at
 // run time, and stops unrolling by itself at 16 iterations.
 template <int R, int NT>
-void zero(__m256 (&acc)[R][NT]) {
+void zero(__m512 (&acc)[R][NT]) {
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
 }
 
 template <int R, int NT>
-void store(__m256 (&acc)[R][NT], float* y, int64_t ldy, bool accumulate) {
-  #pragma GCC unroll 8
+void store(__m512 (&acc)[R][NT], float* y, int64_t ldy, bool accumulate) {
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
-      float sum = hsum(acc[r][t]);
+      float sum = _mm512_reduce_add_ps(acc[r][t]);
       y[t * ldy + r] = accumulate ? y[t * ldy + r] + sum : sum;
     }
 }
 
+// Scales of blocks b and b + 1 as 16 lanes: d0 in lanes 0-7, d1 in lanes 8-15.
+inline __m512 pair_of_halves(uint16_t d0, uint16_t d1) {
+  return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(d0))),
+                                                 _mm_set1_epi16(short(d1)), 1));
+}
+inline __m512 pair_of_floats(float d0, float d1) {
+  return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
+}
+
+// Q8_0 and Q4_0 take two 32-value blocks per 512-bit vpdpbusd; an odd last block pairs with zero
+// weights and a zero scale (x may be read past its last block: quantize_x leaves slack).
 struct Q8_0Kernel {
   static constexpr int offset = 0;
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
-    __m256 acc[R][NT];
+    __m512 acc[R][NT];
     zero(acc);
     const int64_t nb = x.K / 32;
-    for (int64_t b = 0; b < nb; ++b) {
-      __m256i w_abs[R], w_sign[R];
-      float d[R];
-      #pragma GCC unroll 8
+    for (int64_t b = 0; b < nb; b += 2) {
+      const bool pair = b + 1 < nb;
+      __m512i w_abs[R];
+      __mmask64 w_negative[R];
+      __m512 d[R];
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(w_rows + r * row_bytes) + b;
         prefetch_ahead(blk, R, row_bytes);
-        w_sign[r] = load256(blk->qs);
-        w_abs[r] = _mm256_abs_epi8(w_sign[r]);
-        d[r] = _cvtsh_ss(blk->d);
+        prefetch_ahead(blk + 1, R, row_bytes);
+        __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(load256(blk[0].qs)),
+                                       pair ? load256(blk[1].qs) : _mm256_setzero_si256(), 1);
+        w_abs[r] = _mm512_abs_epi8(w);
+        w_negative[r] = _mm512_movepi8_mask(w);
+        d[r] = pair_of_halves(blk[0].d, pair ? blk[1].d : 0);
       }
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
-        __m256i xv = load256(x.q + t * x.K + 32 * b);
-        float dx = x.d[t * nb + b];
-        #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w_abs[r], _mm256_sign_epi8(xv, w_sign[r]));
-          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d[r] * dx), acc[r][t]);
+        const __m512i xv = _mm512_loadu_si512(x.q + t * x.K + 32 * b);
+        const __m512 dx = pair_of_floats(x.d[t * nb + b], pair ? x.d[t * nb + b + 1] : 0.0f);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {  // |w| · (x with w's sign)
+          __m512i signed_x = _mm512_mask_sub_epi8(xv, w_negative[r], _mm512_setzero_si512(), xv);
+          __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w_abs[r], signed_x);
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d[r], dx), acc[r][t]);
         }
       }
     }
-    store<R, NT>(acc, y, ldy, acc_out);
+    store(acc, y, ldy, acc_out);
   }
 };
 
@@ -145,48 +157,62 @@ struct Q4_0Kernel {
   static constexpr int offset = 8;
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
-    __m256 acc[R][NT];
+    __m512 acc[R][NT];
     zero(acc);
     const int64_t nb = x.K / 32;
     const __m256i low4 = _mm256_set1_epi8(0x0F);
-    for (int64_t b = 0; b < nb; ++b) {
-      __m256i codes[R];
-      float d[R];
-      #pragma GCC unroll 8
+    const __m512i value_order = _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7);
+    for (int64_t b = 0; b < nb; b += 2) {
+      const bool pair = b + 1 < nb;
+      __m512i codes[R];
+      __m512 d[R];
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ4_0* blk = reinterpret_cast<const BlockQ4_0*>(w_rows + r * row_bytes) + b;
         prefetch_ahead(blk, R, row_bytes);
-        __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
-        codes[r] = _mm256_and_si256(
-            _mm256_inserti128_si256(_mm256_castsi128_si256(packed), _mm_srli_epi16(packed, 4), 1), low4);
-        d[r] = _cvtsh_ss(blk->d);
+        prefetch_ahead(blk + 1, R, row_bytes);
+        __m256i packed = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[0].qs))),
+            pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[1].qs)) : _mm_setzero_si128(), 1);
+        __m256i lo = _mm256_and_si256(packed, low4), hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+        // [lo_b, lo_b+1, hi_b, hi_b+1] in 16-byte quarters -> [lo_b, hi_b, lo_b+1, hi_b+1]: values in order
+        codes[r] = _mm512_permutexvar_epi64(value_order, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+        d[r] = pair_of_halves(blk[0].d, pair ? blk[1].d : 0);
       }
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
-        __m256i xv = load256(x.q + t * x.K + 32 * b);
-        __m256i start = load256(x.neg_offset + t * x.K / 4 + 8 * b);
-        float dx = x.d[t * nb + b];
-        #pragma GCC unroll 8
+        const __m512i xv = _mm512_loadu_si512(x.q + t * x.K + 32 * b);
+        const __m512i start = _mm512_loadu_si512(x.neg_offset + (t * x.K + 32 * b) / 4);
+        const __m512 dx = pair_of_floats(x.d[t * nb + b], pair ? x.d[t * nb + b + 1] : 0.0f);
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
-          __m256i dot = _mm256_dpbusd_epi32(start, codes[r], xv);
-          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d[r] * dx), acc[r][t]);
+          __m512i dot = _mm512_dpbusd_epi32(start, codes[r], xv);
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d[r], dx), acc[r][t]);
         }
       }
     }
-    store<R, NT>(acc, y, ldy, acc_out);
+    store(acc, y, ldy, acc_out);
   }
 };
 
+// Lanes 0-7 pick element a of a vector, lanes 8-15 element b.
+inline __m512i lanes_from(int a, int b) {
+  return _mm512_add_epi32(_mm512_set1_epi32(a), _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, b - a, b - a, b - a, b - a,
+                                                                   b - a, b - a, b - a, b - a));
+}
+
+// The k-quants take 64 values (two sub-blocks of 32, resp. four of 16) per 512-bit vpdpbusd.
 struct Q4_KKernel {
   static constexpr int offset = 0;
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
-    __m256 acc[R][NT];
+    __m512 acc[R][NT];
     zero(acc);
     const int64_t nb = x.K / 256, nb32 = x.K / 32;
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    const __m512i nibble_shift = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);  // low half: low nibbles
     for (int64_t b = 0; b < nb; ++b) {
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ4_K* blk = reinterpret_cast<const BlockQ4_K*>(w_rows + r * row_bytes) + b;
         prefetch_ahead(blk, R, row_bytes);
@@ -196,30 +222,29 @@ struct Q4_KKernel {
         const __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(
                                               q4_k_mins(blk->scales))))),
                                           _mm256_set1_ps(_cvtsh_ss(blk->dmin)));
-        alignas(32) float sub_scale[NT][8];  // d · sc_j · dx_j for the 8 sub-blocks
-        #pragma GCC unroll 8
+        __m512 sub_scale[NT];  // lanes 0-7: d · sc_j · dx_j of the 8 sub-blocks
+#pragma GCC unroll 8
         for (int t = 0; t < NT; ++t) {
           const int64_t at = t * nb32 + 8 * b;
-          _mm256_store_ps(sub_scale[t], _mm256_mul_ps(scales, _mm256_loadu_ps(x.d + at)));
-          acc[r][t] = _mm256_fnmadd_ps(mins, _mm256_loadu_ps(x.sum + at), acc[r][t]);
+          sub_scale[t] = _mm512_castps256_ps512(_mm256_mul_ps(scales, _mm256_loadu_ps(x.d + at)));
+          acc[r][t] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(mins), _mm512_zextps256_ps512(_mm256_loadu_ps(x.sum + at)),
+                                       acc[r][t]);
         }
-        #pragma GCC unroll 8
+#pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {  // 64 values: sub-block 2c in the low nibbles, 2c + 1 in the high
-          __m256i packed = load256(blk->qs + 32 * c);
-          __m256i lo = _mm256_and_si256(packed, low4), hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-          #pragma GCC unroll 8
+          const __m512i codes =
+              _mm512_and_si512(_mm512_srlv_epi64(_mm512_broadcast_i64x4(load256(blk->qs + 32 * c)), nibble_shift), low4);
+          const __m512i pick = lanes_from(2 * c, 2 * c + 1);
+#pragma GCC unroll 8
           for (int t = 0; t < NT; ++t) {
-            const int8_t* xq = x.q + t * x.K + 256 * b + 64 * c;
-            __m256i dot_lo = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, load256(xq));
-            __m256i dot_hi = _mm256_dpbusd_epi32(_mm256_setzero_si256(), hi, load256(xq + 32));
-            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_lo), _mm256_broadcast_ss(&sub_scale[t][2 * c]), acc[r][t]);
-            acc[r][t] =
-                _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_hi), _mm256_broadcast_ss(&sub_scale[t][2 * c + 1]), acc[r][t]);
+            __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes,
+                                              _mm512_loadu_si512(x.q + t * x.K + 256 * b + 64 * c));
+            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(pick, sub_scale[t]), acc[r][t]);
           }
         }
       }
     }
-    store<R, NT>(acc, y, ldy, acc_out);
+    store(acc, y, ldy, acc_out);
   }
 };
 
@@ -227,12 +252,14 @@ struct Q6_KKernel {
   static constexpr int offset = 32;
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
-    __m256 acc[R][NT];
+    __m512 acc[R][NT];
     zero(acc);
     const int64_t nb = x.K / 256, nb32 = x.K / 32;
-    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
+    const __m512i low4 = _mm512_set1_epi8(0x0F), low2 = _mm512_set1_epi8(0x03);
+    // qh bits of quarters 0 | 1 and 2 | 3 of 128 values (each 256-bit half its own shift)
+    const __m512i high_shift[2] = {_mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2), _mm512_setr_epi64(4, 4, 4, 4, 6, 6, 6, 6)};
     for (int64_t b = 0; b < nb; ++b) {
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ6_K* blk = reinterpret_cast<const BlockQ6_K*>(w_rows + r * row_bytes) + b;
         prefetch_ahead(blk, R, row_bytes);
@@ -240,37 +267,34 @@ struct Q6_KKernel {
         const __m512 scales = _mm512_mul_ps(
             _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales)))),
             _mm512_set1_ps(_cvtsh_ss(blk->d)));
-        #pragma GCC unroll 8
-        for (int h = 0; h < 2; ++h) {  // 128 values from ql[64], qh[32]
-          __m256i a = load256(blk->ql + 64 * h), c = load256(blk->ql + 64 * h + 32), hb = load256(blk->qh + 32 * h);
-          __m256i codes[4] = {
-              _mm256_or_si256(_mm256_and_si256(a, low4), _mm256_slli_epi16(_mm256_and_si256(hb, low2), 4)),
-              _mm256_or_si256(_mm256_and_si256(c, low4),
-                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), low2), 4)),
-              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low4),
-                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), low2), 4)),
-              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low4),
-                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), low2), 4)),
-          };
-          #pragma GCC unroll 8
-          for (int i = 0; i < 4; ++i) {
-            const int chunk = 4 * h + i;  // 32 values: sub-blocks 2·chunk (lanes 0-3), 2·chunk + 1 (lanes 4-7)
-            const __m512i pair = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2 * chunk + 1, 2 * chunk + 1, 2 * chunk + 1,
-                                                  2 * chunk + 1, 2 * chunk, 2 * chunk, 2 * chunk, 2 * chunk);
-            const __m256 scale = _mm512_castps512_ps256(_mm512_permutexvar_ps(pair, scales));
-            #pragma GCC unroll 8
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {  // 128 values from ql[64 h ..], qh[32 h ..]
+          const __m512i ql = _mm512_loadu_si512(blk->ql + 64 * h);  // quarters 0 | 1 low nibbles, 2 | 3 high
+          const __m512i qh = _mm512_broadcast_i64x4(load256(blk->qh + 32 * h));
+#pragma GCC unroll 2
+          for (int p = 0; p < 2; ++p) {  // 64 values: quarters 2p and 2p + 1
+            const __m512i low = p == 0 ? ql : _mm512_srli_epi16(ql, 4);
+            const __m512i codes = _mm512_or_si512(
+                _mm512_and_si512(low, low4),
+                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, high_shift[p]), low2), 4));
+            const int s0 = 8 * h + 4 * p;  // first of the four sub-blocks (4 lanes each)
+            const __m512 scale = _mm512_permutexvar_ps(
+                _mm512_setr_epi32(s0, s0, s0, s0, s0 + 1, s0 + 1, s0 + 1, s0 + 1, s0 + 2, s0 + 2, s0 + 2, s0 + 2,
+                                  s0 + 3, s0 + 3, s0 + 3, s0 + 3),
+                scales);
+            const int64_t k = 256 * b + 128 * h + 64 * p;
+#pragma GCC unroll 8
             for (int t = 0; t < NT; ++t) {
-              const int64_t k = 256 * b + 32 * chunk;
-              __m256i dot = _mm256_dpbusd_epi32(load256(x.neg_offset + (t * x.K + k) / 4), codes[i],
-                                                load256(x.q + t * x.K + k));
-              __m256 s = _mm256_mul_ps(scale, _mm256_set1_ps(x.d[t * nb32 + k / 32]));
-              acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[r][t]);
+              __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(x.neg_offset + (t * x.K + k) / 4), codes,
+                                                _mm512_loadu_si512(x.q + t * x.K + k));
+              const __m512 dx = pair_of_floats(x.d[t * nb32 + k / 32], x.d[t * nb32 + k / 32 + 1]);
+              acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(scale, dx), acc[r][t]);
             }
           }
         }
       }
     }
-    store<R, NT>(acc, y, ldy, acc_out);
+    store(acc, y, ldy, acc_out);
   }
 };
 

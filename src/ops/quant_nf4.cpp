@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/quant_blocks.h"
+#include "ops/simd_math.h"
 
 namespace tunekit::ops {
 
@@ -49,10 +50,20 @@ void quantize_row_nf4(const float* x, BlockNF4* y, int64_t n) {
 
 void dequantize_row_nf4(const BlockNF4* x, float* y, int64_t n) {
   for (int64_t b = 0; b < n / 64; ++b, y += 64) {
+#ifdef __AVX512F__  // the same products, 16 at a time; vpermps reads the low 4 bits of each index
+    const __m512 levels = _mm512_loadu_ps(kNF4Levels), absmax = _mm512_set1_ps(x[b].absmax);
+    for (int half = 0; half < 2; ++half) {
+      const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs + 16 * half)));
+      _mm512_storeu_ps(y + 16 * half, _mm512_mul_ps(_mm512_permutexvar_ps(bytes, levels), absmax));
+      _mm512_storeu_ps(y + 32 + 16 * half,
+                       _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), levels), absmax));
+    }
+#else
     for (int j = 0; j < 32; ++j) {
       y[j] = kNF4Levels[x[b].qs[j] & 0xF] * x[b].absmax;
       y[j + 32] = kNF4Levels[x[b].qs[j] >> 4] * x[b].absmax;
     }
+#endif
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/quant_blocks.h"
+#include "ops/simd_math.h"
 
 namespace tunekit::ops {
 
@@ -30,10 +31,21 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t n) {
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, int64_t n) {
   for (int64_t b = 0; b < n / 32; ++b, y += 32) {
     float d = f16_to_f32(x[b].d);
+#ifdef __AVX512F__  // the same products, 16 at a time
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs)), low4 = _mm_set1_epi8(0x0F);
+    const __m512i eight = _mm512_set1_epi32(8);
+    const __m512 vd = _mm512_set1_ps(d);
+    _mm512_storeu_ps(y, _mm512_mul_ps(vd, _mm512_cvtepi32_ps(_mm512_sub_epi32(
+                                              _mm512_cvtepu8_epi32(_mm_and_si128(packed, low4)), eight))));
+    _mm512_storeu_ps(y + 16, _mm512_mul_ps(vd, _mm512_cvtepi32_ps(_mm512_sub_epi32(
+                                                   _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(packed, 4), low4)),
+                                                   eight))));
+#else
     for (int j = 0; j < 16; ++j) {
       y[j] = d * float((x[b].qs[j] & 0xF) - 8);
       y[j + 16] = d * float((x[b].qs[j] >> 4) - 8);
     }
+#endif
   }
 }
 

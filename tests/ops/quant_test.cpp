@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 
 #include "ops/ops_test_util.h"
 #include "ops/quant_blocks.h"
@@ -271,4 +272,77 @@ TEST(Quant, ConvertKeepsShapeAndRejectsBadRows) {
   EXPECT_THROW(convert(t, DType::Q4_K), Error);        // 64 is not a multiple of 256
   EXPECT_THROW(quantize(x.data(), DType::Q8_0, 33, nullptr), Error);
   EXPECT_THROW(dequantize(x.data(), DType::I32, 32, nullptr), Error);
+}
+
+// Random block bytes (finite f16 scales) decoded by the codecs against each format's definition
+// written out here value by value, in the definition's own f32 operation order.
+TEST(Quant, RandomBlocksDecodeAsTheFormatsDefine) {
+  std::mt19937 rng(21);
+  auto random_bytes = [&](void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) static_cast<uint8_t*>(p)[i] = uint8_t(rng());
+  };
+  auto random_half = [&] { return f32_to_f16(std::ldexp(float(rng() % 2048) / 2048.0f + 0.5f, int(rng() % 9) - 6)); };
+  const int n_blocks = 8;
+
+  std::vector<BlockQ8_0> q8(n_blocks);
+  std::vector<BlockQ4_0> q4(n_blocks);
+  std::vector<BlockQ4_K> q4k(n_blocks);
+  std::vector<BlockQ6_K> q6k(n_blocks);
+  std::vector<BlockNF4> nf4(n_blocks);
+  random_bytes(q8.data(), q8.size() * sizeof(BlockQ8_0));
+  random_bytes(q4.data(), q4.size() * sizeof(BlockQ4_0));
+  random_bytes(q4k.data(), q4k.size() * sizeof(BlockQ4_K));
+  random_bytes(q6k.data(), q6k.size() * sizeof(BlockQ6_K));
+  random_bytes(nf4.data(), nf4.size() * sizeof(BlockNF4));
+  for (int b = 0; b < n_blocks; ++b) {
+    q8[b].d = random_half(), q4[b].d = random_half(), q4k[b].d = random_half(), q4k[b].dmin = random_half();
+    q6k[b].d = random_half(), nf4[b].absmax = float(rng() % 1000) / 37.0f;
+  }
+
+  auto y = dequantized(q8.data(), DType::Q8_0, 32 * n_blocks);
+  for (int v = 0; v < 32 * n_blocks; ++v)
+    ASSERT_EQ(y[size_t(v)], f16_to_f32(q8[v / 32].d) * float(q8[v / 32].qs[v % 32])) << "q8_0 value " << v;
+
+  y = dequantized(q4.data(), DType::Q4_0, 32 * n_blocks);
+  for (int v = 0; v < 32 * n_blocks; ++v) {
+    const BlockQ4_0& blk = q4[v / 32];
+    int j = v % 32, q = j < 16 ? (blk.qs[j] & 0xF) : (blk.qs[j - 16] >> 4);
+    ASSERT_EQ(y[size_t(v)], f16_to_f32(blk.d) * float(q - 8)) << "q4_0 value " << v;
+  }
+
+  y = dequantized(nf4.data(), DType::NF4, 64 * n_blocks);
+  for (int v = 0; v < 64 * n_blocks; ++v) {
+    const BlockNF4& blk = nf4[v / 64];
+    int j = v % 64, q = j < 32 ? (blk.qs[j] & 0xF) : (blk.qs[j - 32] >> 4);
+    ASSERT_EQ(y[size_t(v)], kNF4Levels[q] * blk.absmax) << "nf4 value " << v;
+  }
+
+  y = dequantized(q6k.data(), DType::Q6_K, 256 * n_blocks);
+  for (int v = 0; v < 256 * n_blocks; ++v) {
+    const BlockQ6_K& blk = q6k[v / 256];
+    // value w of a block: half h = w / 128, quarter = (w % 128) / 32, l = w % 32; low 4 bits from
+    // ql[64h + l (+32 for quarters 1, 3)] (high nibble for quarters 2, 3), high 2 bits from
+    // qh[32h + l] bits 2·quarter; scale index w / 16.
+    int w = v % 256, h = w / 128, quarter = (w % 128) / 32, l = w % 32;
+    uint8_t low_byte = blk.ql[64 * h + l + (quarter % 2) * 32];
+    int low = quarter < 2 ? (low_byte & 0xF) : (low_byte >> 4);
+    int high = (blk.qh[32 * h + l] >> (2 * quarter)) & 3;
+    float want = f16_to_f32(blk.d) * float(blk.scales[w / 16]) * float((low | high << 4) - 32);
+    ASSERT_EQ(y[size_t(v)], want) << "q6_k value " << v;
+  }
+
+  y = dequantized(q4k.data(), DType::Q4_K, 256 * n_blocks);
+  for (int v = 0; v < 256 * n_blocks; ++v) {
+    const BlockQ4_K& blk = q4k[v / 256];
+    int w = v % 256, sub = w / 32;
+    uint8_t byte = blk.qs[32 * (w / 64) + w % 32];
+    int q = (w % 64) < 32 ? (byte & 0xF) : (byte >> 4);
+    uint8_t sc, m;
+    q4_k_scale_min(blk.scales, sub, sc, m);
+    // d·sc·q - dmin·m; the compiler may fuse the last step into one FMA (as ggml's C does when built
+    // with FMA), so allow one rounding of the products.
+    double want = double(f16_to_f32(blk.d) * float(sc)) * q - double(f16_to_f32(blk.dmin) * float(m));
+    double ulp = std::ldexp(1.0, -23) * (std::fabs(double(f16_to_f32(blk.d) * float(sc)) * q) + std::fabs(want));
+    ASSERT_NEAR(y[size_t(v)], want, ulp) << "q4_k value " << v;
+  }
 }
