@@ -131,6 +131,12 @@ void GgufWriter::set(const std::string& key, const GgufValue& v) {
   kv_.emplace_back(key, v);
 }
 
+const GgufValue* GgufWriter::find(const std::string& key) const {
+  for (const auto& kv : kv_)
+    if (kv.first == key) return &kv.second;
+  return nullptr;
+}
+
 void GgufWriter::set_string(const std::string& key, const std::string& v) {
   GgufValue x;
   x.type = GgufType::STRING;

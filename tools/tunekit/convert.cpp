@@ -32,7 +32,7 @@ void run(const ConvertArgs& a) {
   } else {
     check(format == "gguf", "unknown --format '", format, "' (choose hf or gguf)");
     auto tok = load_tokenizer_for_model(a.model, tok_path);
-    save_gguf(model, a.out, dtype, [&](GgufWriter& w) { tok->write_gguf(w); });
+    save_gguf(model, a.out, dtype, [&](GgufWriter& w) { write_gguf_vocab_for_model(*tok, w, model.config.n_vocab); });
     std::fprintf(stderr, "wrote %s (GGUF, %s, with tokenizer)\n", a.out.c_str(), dtype_name(dtype));
   }
 }

@@ -96,6 +96,7 @@ class GgufWriter {
   void set_f32_array(const std::string& key, const std::vector<float>& v);
   void set_i32_array(const std::string& key, const std::vector<int32_t>& v);
   void set(const std::string& key, const GgufValue& v);  // copy a value read from another file
+  const GgufValue* find(const std::string& key) const;   // nullptr where the key is not set
 
   // The tensor's dtype must have a GGUF type; its bytes are copied at write().
   void add_tensor(const std::string& name, const Tensor& t);

@@ -46,6 +46,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const GgufFile& gguf);
 // post-processor or the usual token names, as there is no tokenizer_config.json beside it.
 std::unique_ptr<Tokenizer> parse_tokenizer_json(std::string_view json_text, const std::string& name = "tokenizer.json");
 
+// tok.write_gguf(out) for a model whose embedding has n_vocab rows. llama.cpp requires the two to
+// agree: a smaller vocabulary is padded with unused "[PAD<id>]" tokens (as llama.cpp's converter
+// does); a larger one is an Error, since its extra ids would index past the embedding.
+void write_gguf_vocab_for_model(const Tokenizer& tok, GgufWriter& out, int64_t n_vocab);
+
 // Streaming decode: feed ids one at a time, get the text that became complete (whole UTF-8
 // characters only, SentencePiece leading-space rules applied as decode() would).
 class StreamDecoder {
