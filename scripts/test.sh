@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Install, build and run the test suite (what .ci/run calls). Long soak, fuzz and speed runs are
-# behind ctest labels and not run here, except a short smoke run of each fuzzer.
+# Install, build and run the test suite (what .ci/run calls):
+#   1. the GoogleTest suites through ctest (long soak and speed runs carry the label "slow" and
+#      are left out);
+#   2. the llama.cpp compatibility check of our GGUF output (scripts/compat.sh; needs node >= 20,
+#      skipped with a message where there is none);
+#   3. a short smoke run of every libFuzzer target under ASan/UBSan (scripts/fuzz.sh --smoke).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 (cd build && ctest -j"$(nproc)" --output-on-failure --timeout 600 -LE "slow")
-if [ -x scripts/fuzz.sh ]; then
-  bash scripts/fuzz.sh --smoke
+if command -v node >/dev/null && [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]; then
+  bash scripts/compat.sh
+else
+  echo "test: llama.cpp compatibility check skipped: node >= 20 is not installed" >&2
 fi
+bash scripts/fuzz.sh --smoke
