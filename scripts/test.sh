@@ -9,10 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-(cd build && ctest -j"$(nproc)" --output-on-failure --timeout 600 -LE "slow")
+mkdir -p build/test-logs
+(cd build && ctest -j"$(nproc)" --output-on-failure --timeout 600 -LE "slow") | tee build/test-logs/ctest.log
 if command -v node >/dev/null && [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]; then
   bash scripts/compat.sh
 else
   echo "test: llama.cpp compatibility check skipped: node >= 20 is not installed" >&2
 fi
 bash scripts/fuzz.sh --smoke
+# The closing line CI reads: every step above passed (set -e stops at the first failure).
+n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' build/test-logs/ctest.log)
+echo "tests: ${n:-0} passed, 0 failed"
