@@ -10,15 +10,14 @@ namespace tunekit::ops {
 
 namespace {
 // Up to this many rows of x, the streaming kernels (one pass over W per kGemvTokens rows) beat
-// sgemm on W or on dequantized panels of it (bench_kernels gemv_vs_gemm, one thread, 1536x576 in
-// cache: f32 up to ~128 rows, f16/bf16 up to ~64, the VNNI kernels up to ~16; more on big W).
+// sgemm on W or on dequantized panels of it (bench_kernels gemv_vs_gemm and docs/kernels.md: one
+// thread, 1536x576 in cache, the two are even at ~128 rows for f32, ~64 for f16/bf16/q8_0/q4_0,
+// ~128 for q4_k, ~16 for q6_k; streaming wins further on matrices that come from memory).
 int64_t max_streaming_rows(DType dtype) {
   switch (dtype) {
     case DType::F32: return 64;
-    case DType::F16:
-    case DType::BF16:
-    case DType::NF4: return 32;
-    default: return 16;
+    case DType::Q6_K: return 16;
+    default: return 32;
   }
 }
 
