@@ -117,6 +117,7 @@ ENGINE_CASES = [
     ("namespace_from_dict", "{% set ns = namespace({'a': 1}, b=2) %}{{ ns.a }}{{ ns.b }}", {}),
     ("set_attr_on_non_namespace_error", "{% set d = {} %}{% set d.x = 1 %}", {}),
     ("set_shadows_context", "{% set messages = messages[1:] %}{{ messages|length }}{% for m in messages %}{{ m.role[0] }}{% endfor %}", {"messages": MSGS}),
+    ("namespace_holding_itself", "{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns }} {{ [ns] }}", {}),
     ("with_block", "{% with a = 1, b = 2 %}{{ a + b }}{% endwith %}[{{ a }}]", {}),
     # --- macros and call blocks
     ("macro_basic", "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('Bo') }} {{ greet('Al', '?') }} {{ greet(punct='.', name='X') }}", {}),

@@ -24,8 +24,14 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& context) const {
   options.max_output_bytes = limits_.max_output_bytes;
   options.max_steps = limits_.max_steps;
   options.max_call_depth = limits_.max_call_depth;
+  jinja::Value variables;
+  try {
+    variables = jinja::from_json(context);
+  } catch (const jinja::EvalError& e) {
+    fail(template_->origin, ": the rendering context: ", e.what());
+  }
   jinja::Interpreter interpreter(*template_, options);
-  return interpreter.render(jinja::from_json(context));
+  return interpreter.render(variables);
 }
 
 std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt,

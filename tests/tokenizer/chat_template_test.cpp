@@ -311,6 +311,14 @@ TEST(ChatTemplate, LimitsStopRunawayTemplates) {
   EXPECT_THROW(ChatTemplate::parse("{{ " + std::string(5000, '-') + "1 }}", "t"), Error);
   EXPECT_THROW(ChatTemplate::parse("{{ 1" + std::string(5000, '|') + " }}", "t"), Error);
   EXPECT_THROW(ChatTemplate::parse("{{ " + std::string(5000, '[') + std::string(5000, ']') + " }}", "t"), Error);
+  EXPECT_THROW(render_with("{% set ns = namespace(x=[]) %}{% for i in range(300) %}{% set ns.x = [ns.x] %}{% endfor %}", {}), Error);
+  json deep = json::array();
+  for (int i = 0; i < 300; ++i) deep = json::array({deep});
+  EXPECT_THROW(ChatTemplate::parse("{{ x }}", "t").render(json{{"x", deep}}), Error);
+  EXPECT_EQ(render_with("{% set ns = namespace(n=none) %}{% for i in range(50000) %}{% set ns.n = namespace(p=ns.n) %}{% endfor %}"
+                        "{{ ns.n.p.p.n is undefined }}",
+                        {}),
+            "True");
   std::string nested_ifs;
   for (int i = 0; i < 5000; ++i) nested_ifs += "{% if true %}";
   EXPECT_THROW(ChatTemplate::parse(nested_ifs, "t"), Error);

@@ -41,7 +41,7 @@ class ChatTemplate {
   // Renders with the context object's keys as template variables (messages, add_generation_prompt,
   // bos_token, eos_token, tools, documents, ...). Key order is kept (it shows in tojson and in
   // loops over dicts). Throws Error("origin:line:col: message") where jinja2 would raise, including
-  // the template's own raise_exception(message).
+  // the template's own raise_exception(message). Safe to call from several threads at once.
   std::string render(const nlohmann::ordered_json& context) const;
 
   // What transformers' apply_chat_template(messages, add_generation_prompt=...) renders: messages,

@@ -60,8 +60,7 @@ Interpreter::Interpreter(const Template& tmpl, const RenderOptions& options)
 Interpreter::~Interpreter() {
   for (auto& weak : macro_frames_)
     if (auto frame = weak.lock()) frame->vars.clear();
-  for (auto& weak : namespaces_)
-    if (auto ns = weak.lock()) ns->attrs.clear();
+  for (auto& ns : namespaces_) ns->attrs.clear();
 }
 
 std::string Interpreter::render(const Value& context) {
@@ -84,6 +83,10 @@ void Interpreter::check_size(size_t bytes) const {
 }
 
 std::shared_ptr<Namespace> Interpreter::new_namespace() {
+  if (namespaces_.size() >= compact_namespaces_at_) {
+    std::erase_if(namespaces_, [](const std::shared_ptr<Namespace>& ns) { return ns.use_count() == 1; });
+    compact_namespaces_at_ = 2 * namespaces_.size() + 1024;
+  }
   auto ns = std::make_shared<Namespace>();
   namespaces_.push_back(ns);
   return ns;

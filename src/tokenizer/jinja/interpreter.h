@@ -82,10 +82,12 @@ class Interpreter {
   FramePtr context_;  // the render's variables, in front of globals_
   size_t steps_ = 0;
   int call_depth_ = 0;
-  // Frames that hold macros and all namespaces: cleared at the end so that reference cycles
-  // (a macro stored in the scope it closes over) do not leak.
+  // Frames that hold macros, and every namespace: cleared at the end so that reference cycles (a
+  // macro stored in the scope it closes over, a namespace holding itself) do not leak. Namespaces
+  // are held until then so that a long chain of them is freed one by one, not recursively.
   std::vector<std::weak_ptr<Frame>> macro_frames_;
-  std::vector<std::weak_ptr<Namespace>> namespaces_;
+  std::vector<std::shared_ptr<Namespace>> namespaces_;
+  size_t compact_namespaces_at_ = 1024;  // then drop the ones nothing else holds
 };
 
 }  // namespace tunekit::jinja

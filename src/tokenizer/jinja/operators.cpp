@@ -168,13 +168,14 @@ bool less_equal(const Value& a, const Value& b, const char* op_text) {
   return equals(a, b) || less(a, b, op_text);
 }
 
-}  // namespace
-
+// Concatenation the way str and Markup do it: Markup + str escapes the str.
 Value concat_strings(const Value& a, const Value& b) {
   if (a.is_markup() == b.is_markup()) return Value(a.as_string() + b.as_string(), a.is_markup());
   if (a.is_markup()) return Value(a.as_string() + text::html_escape(b.as_string()), true);
   return Value(text::html_escape(a.as_string()) + b.as_string(), true);
 }
+
+}  // namespace
 
 Value binary(BinaryOp op, const Value& a, const Value& b, size_t max_string_bytes) {
   if (a.is_undefined()) fail_undefined(a);

@@ -21,7 +21,4 @@ int order(const Value& a, const Value& b);                  // -1, 0, 1 for sort
 ValueList iterate(const Value& v);
 size_t length(const Value& v);  // len(); TypeError where Python has none
 
-// Concatenation the way str/Markup do it: Markup + str escapes the str.
-Value concat_strings(const Value& a, const Value& b);
-
 }  // namespace tunekit::jinja

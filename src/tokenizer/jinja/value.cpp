@@ -23,7 +23,7 @@ Value Value::none() {
 
 namespace {
 
-int64_t nesting_of(const Value& v) { return v.is_list() || v.is_dict() ? v.nesting() : 0; }
+int64_t nesting_of(const Value& v) { return v.is_list() || v.is_dict() || v.is_iterator() ? v.nesting() : 0; }
 
 int64_t checked_nesting(int64_t inner) {
   if (inner + 1 > kMaxValueNesting) eval_fail("lists and dicts are nested deeper than ", kMaxValueNesting, " levels");
@@ -75,8 +75,11 @@ Value Value::function(std::shared_ptr<const Function> fn) {
 }
 
 Value Value::iterator(ValueList items, std::string type_name) {
+  int64_t inner = 0;
+  for (const Value& item : items) inner = std::max(inner, nesting_of(item));
   Value v;
   v.kind_ = Kind::Iterator;
+  v.num_.i = checked_nesting(inner);
   auto state = std::make_shared<IteratorState>();
   state->items = std::move(items);
   state->type_name = std::move(type_name);
@@ -243,53 +246,76 @@ std::string float_repr(double f) {
 
 namespace {
 
-std::string repr_at(const Value& v, int depth);
+// Printing state: the depth, and the namespaces being printed (a namespace can hold itself; Python
+// prints the repeated one as {...}).
+struct ReprState {
+  int depth = 0;
+  std::vector<const void*> open_namespaces;
+};
 
-std::string join_repr(const ValueList& items, const char* open, const char* close, bool tuple, int depth) {
+// Beyond this depth (only chains of namespaces reach it; lists and dicts stop at
+// kMaxValueNesting) the rest prints as "...".
+constexpr int kMaxReprDepth = 2 * kMaxValueNesting;
+
+std::string repr_at(const Value& v, ReprState& state);
+
+std::string join_repr(const ValueList& items, const char* open, const char* close, bool tuple, ReprState& state) {
   std::string out = open;
   for (size_t i = 0; i < items.size(); ++i) {
     if (i) out += ", ";
-    out += repr_at(items[i], depth + 1);
+    out += repr_at(items[i], state);
   }
   if (tuple && items.size() == 1) out += ",";
   return out + close;
 }
 
-std::string dict_repr(const ValueDict& d, int depth) {
+std::string dict_repr(const ValueDict& d, ReprState& state) {
   std::string out = "{";
   bool first = true;
   for (const auto& [k, v] : d.entries()) {
     if (!first) out += ", ";
     first = false;
-    out += repr_at(k, depth + 1) + ": " + repr_at(v, depth + 1);
+    out += repr_at(k, state) + ": " + repr_at(v, state);
   }
   return out + "}";
 }
 
-// A namespace can hold itself; Python prints the repeated container as "..." the same way.
-constexpr int kMaxReprDepth = 2 * kMaxValueNesting;
+std::string namespace_repr(const Value& v, ReprState& state) {
+  const void* id = v.identity();
+  const Namespace& ns = v.as_namespace();
+  bool open = std::find(state.open_namespaces.begin(), state.open_namespaces.end(), id) != state.open_namespaces.end();
+  if (open) return "<" + ns.type_name + " {...}>";
+  state.open_namespaces.push_back(id);
+  std::string out = "<" + ns.type_name + " " + dict_repr(ns.attrs, state) + ">";
+  state.open_namespaces.pop_back();
+  return out;
+}
 
-std::string repr_at(const Value& v, int depth) {
-  if (depth > kMaxReprDepth) return "...";
+std::string repr_at(const Value& v, ReprState& state) {
+  if (state.depth > kMaxReprDepth) return "...";
+  ++state.depth;
+  std::string out;
   switch (v.kind()) {
-    case Value::Kind::Undefined: return "Undefined";
-    case Value::Kind::None: return "None";
-    case Value::Kind::Bool: return v.as_bool() ? "True" : "False";
-    case Value::Kind::Int: return std::to_string(v.as_int());
-    case Value::Kind::Float: return float_repr(v.as_float());
+    case Value::Kind::Undefined: out = "Undefined"; break;
+    case Value::Kind::None: out = "None"; break;
+    case Value::Kind::Bool: out = v.as_bool() ? "True" : "False"; break;
+    case Value::Kind::Int: out = std::to_string(v.as_int()); break;
+    case Value::Kind::Float: out = float_repr(v.as_float()); break;
     case Value::Kind::String:
-      return v.is_markup() ? "Markup(" + text::repr(v.as_string()) + ")" : text::repr(v.as_string());
+      out = v.is_markup() ? "Markup(" + text::repr(v.as_string()) + ")" : text::repr(v.as_string());
+      break;
     case Value::Kind::List:
-      return v.is_tuple() ? join_repr(v.as_list(), "(", ")", true, depth) : join_repr(v.as_list(), "[", "]", false, depth);
-    case Value::Kind::Dict: return dict_repr(v.as_dict(), depth);
-    case Value::Kind::Namespace:
-      return "<" + v.as_namespace().type_name + " " + dict_repr(v.as_namespace().attrs, depth) + ">";
+      out = v.is_tuple() ? join_repr(v.as_list(), "(", ")", true, state) : join_repr(v.as_list(), "[", "]", false, state);
+      break;
+    case Value::Kind::Dict: out = dict_repr(v.as_dict(), state); break;
+    case Value::Kind::Namespace: out = namespace_repr(v, state); break;
     case Value::Kind::Function:
-      return v.as_function().is_macro ? "<Macro '" + v.as_function().name + "'>"
-                                      : "<function " + v.as_function().name + ">";
-    case Value::Kind::Iterator: return "<" + v.as_iterator().type_name + " object>";
+      out = v.as_function().is_macro ? "<Macro '" + v.as_function().name + "'>" : "<function " + v.as_function().name + ">";
+      break;
+    case Value::Kind::Iterator: out = "<" + v.as_iterator().type_name + " object>"; break;
   }
-  return "";
+  --state.depth;
+  return out;
 }
 
 }  // namespace
@@ -302,7 +328,10 @@ std::string to_str(const Value& v) {
   }
 }
 
-std::string to_repr(const Value& v) { return repr_at(v, 0); }
+std::string to_repr(const Value& v) {
+  ReprState state;
+  return repr_at(v, state);
+}
 
 void fail_undefined(const Value& v) { throw EvalError(v.as_string().empty() ? "undefined value" : v.as_string()); }
 

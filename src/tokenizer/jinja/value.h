@@ -90,7 +90,7 @@ class Value {
   const Function& as_function() const { return *std::get<std::shared_ptr<const Function>>(ref_); }
   IteratorState& as_iterator() const { return *std::get<std::shared_ptr<IteratorState>>(ref_); }
   const void* identity() const;  // the shared object behind a reference kind (for `is sameas`)
-  int64_t nesting() const;        // levels of lists and dicts inside a list or dict (1 for [1, 2])
+  int64_t nesting() const;        // levels of lists, dicts and iterators in one of them (1 for [1, 2])
 
   const char* type_name() const;  // Python's name for the type: 'NoneType', 'int', 'str', 'dict', ...
 
@@ -154,8 +154,8 @@ struct IteratorState {
   ValueList take_rest();
 };
 
-// Lists and dicts may nest this deep (deeper ones are an EvalError): printing, comparing and
-// freeing them recurses.
+// Lists, dicts and iterators may nest this deep (deeper ones are an EvalError): printing,
+// comparing and freeing them recurses.
 constexpr int64_t kMaxValueNesting = 200;
 
 // Python semantics shared by the whole engine.
