@@ -4,13 +4,12 @@
 //   out[rows, d] = P · V.
 // Blocks of several rows (prefill) run both products as oneDNN sgemm calls on the caches in place
 // (strided, no copies); single rows (decode) use dot-product kernels.
-#include <oneapi/dnnl/dnnl.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "ops/linear_kernels.h"
 #include "ops/simd_math.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
@@ -135,13 +134,6 @@ float exp_and_sum(float* s, int64_t first, int64_t last) {
   return sum;
 }
 
-void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-           int64_t ldb, float* C, int64_t ldc) {
-  dnnl_status_t status = dnnl_sgemm('N', transb, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc);
-  check(status == dnnl_success, "attention: dnnl_sgemm failed (status ", int(status), ") on [", M, ", ", K, "] x [",
-        K, ", ", N, "]");
-}
-
 // Query rows [t0, t1) of head h.
 void attend_rows(const AttentionArgs& a, int64_t h, int64_t t0, int64_t t1) {
   thread_local std::vector<float> scores, inv_sums;
@@ -163,7 +155,7 @@ void attend_rows(const AttentionArgs& a, int64_t h, int64_t t0, int64_t t1) {
   const float scale = 1.0f / std::sqrt(float(d));
 
   if (rows >= kGemmRows) {
-    sgemm('T', rows, n, d, scale, q, q_stride, K, kv_stride, S, ld);
+    sgemm('T', rows, n, d, scale, q, q_stride, K, kv_stride, 0.0f, S, ld);
   } else {
     for (int64_t r = 0; r < rows; ++r) dot_keys(q + r * q_stride, K, kv_stride, n, d, scale, S + r * ld);
   }
@@ -177,7 +169,7 @@ void attend_rows(const AttentionArgs& a, int64_t h, int64_t t0, int64_t t1) {
     inv_sum[r] = 1.0f / exp_and_sum(s, k.first - key0, k.last - key0);
   }
   if (rows >= kGemmRows) {
-    sgemm('N', rows, d, n, 1.0f, S, ld, V, kv_stride, out, q_stride);
+    sgemm('N', rows, d, n, 1.0f, S, ld, V, kv_stride, 0.0f, out, q_stride);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t i = 0; i < d; ++i) out[r * q_stride + i] *= inv_sum[r];
   } else {

@@ -1,5 +1,6 @@
-// The kernels behind ops::linear (all compute y[T, N] (+)= x[T, K] · W[N, K]ᵀ, no bias). The
-// front-end (linear.cpp) checks shapes, picks one, and adds the bias.
+// The kernels behind ops::linear (all compute y[T, N] (+)= x[T, K] · W[N, K]ᵀ, no bias) and the one
+// sgemm entry point of the ops layer. The front-end (linear.cpp) checks shapes, picks a kernel, and
+// adds the bias.
 #pragma once
 #include <cstdint>
 
@@ -7,7 +8,12 @@
 
 namespace tunekit::ops {
 
-// oneDNN sgemm with W transposed; threads come from the shared OpenMP pool.
+// Row-major C[M, N] = alpha · A[M, K] · op(B) + beta · C, op(B) = Bᵀ (transb 'T', B is [N, K]) or B
+// ('N', B is [K, N]): oneDNN's sgemm on the calling thread only (parallelism comes from our pool).
+void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float beta, float* C, int64_t ldc);
+
+// y[T, N] (+)= x[T, K] · W[N, K]ᵀ for f32 W: the columns of y split over the pool, one sgemm each.
 void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
                bool accumulate);
 

@@ -1,5 +1,7 @@
-// Large-T linear: oneDNN's sgemm, directly on f32 weights and on dequantized panels of the others.
+// Large-T linear: oneDNN's sgemm (one thread per call, our pool around it), directly on f32 weights
+// and on dequantized panels of the others.
 #include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <vector>
@@ -13,14 +15,29 @@ namespace tunekit::ops {
 
 namespace {
 constexpr int64_t kPanelBytes = 1 << 20;  // a dequantized panel stays in the 2 MiB L2
+constexpr int64_t kMinColumns = 64;       // per sgemm call when the columns are split
+}
+
+void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float beta, float* C, int64_t ldc) {
+  thread_local bool single_threaded = false;  // oneDNN sizes its OpenMP team from this thread's setting
+  if (!single_threaded) {
+    omp_set_num_threads(1);
+    single_threaded = true;
+  }
+  dnnl_status_t status = dnnl_sgemm('N', transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  check(status == dnnl_success, "sgemm: oneDNN failed (status ", int(status), ") on [", M, ", ", K, "] x op(B) with N = ",
+        N, ", transb ", transb);
 }
 
 void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
                bool accumulate) {
-  num_threads();  // makes sure OpenMP (and so oneDNN) uses our thread count
-  dnnl_status_t status = dnnl_sgemm('N', 'T', T, N, K, 1.0f, x, K, W, K, accumulate ? 1.0f : 0.0f, y, ldy);
-  check(status == dnnl_success, "linear: dnnl_sgemm failed (status ", int(status), ") for x [", T, ", ", K,
-        "] · W [", N, ", ", K, "]ᵀ");
+  parallel_for(
+      N,
+      [&](int64_t n0, int64_t n1) {
+        sgemm('T', T, n1 - n0, K, 1.0f, x, K, W + n0 * K, K, accumulate ? 1.0f : 0.0f, y + n0, ldy);
+      },
+      kMinColumns);
 }
 
 void linear_dequantized_panels(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
@@ -39,7 +56,7 @@ void linear_dequantized_panels(const float* x, int64_t T, const Tensor& W, float
       const int64_t n0 = p * panel_rows, rows = std::min(panel_rows, N - n0);
       for (int64_t r = 0; r < rows; ++r)
         dequantize_row(static_cast<const char*>(W.data) + (n0 + r) * row_bytes, panel.data() + r * K, K);
-      sgemm_xwt(x, T, panel.data(), rows, K, y + n0, N, accumulate);
+      sgemm('T', T, rows, K, 1.0f, x, K, panel.data(), K, accumulate ? 1.0f : 0.0f, y + n0, N);
     }
   });
 }

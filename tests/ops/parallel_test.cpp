@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -53,3 +54,32 @@ TEST(Parallel, SetNumThreads) {
   set_num_threads(before);
   EXPECT_EQ(num_threads(), before);
 }
+
+TEST(Parallel, CallersOnSeveralThreadsAllFinish) {
+  // Four threads post jobs at once: one runs on the pool, the others inline; all sums are right.
+  std::vector<std::thread> callers;
+  std::vector<int64_t> sums(4, 0);
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&, c] {
+      for (int round = 0; round < 200; ++round) {
+        std::atomic<int64_t> sum{0};
+        parallel_for(1000, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) sum += i;
+        });
+        sums[size_t(c)] += sum.load();
+      }
+    });
+  for (auto& t : callers) t.join();
+  for (int64_t s : sums) EXPECT_EQ(s, 200 * (999 * 1000 / 2));
+}
+
+TEST(Parallel, ManySmallJobsInARow) {
+  // Decode posts hundreds of tiny jobs per token; none may be lost or run twice.
+  std::vector<int> hits(64, 0);
+  for (int round = 0; round < 5000; ++round)
+    parallel_for(64, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) ++hits[size_t(i)];
+    });
+  for (int h : hits) EXPECT_EQ(h, 5000);
+}
+
