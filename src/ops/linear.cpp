@@ -10,12 +10,11 @@ namespace tunekit::ops {
 
 namespace {
 // Up to this many rows of x, the streaming kernels (one pass over W per kGemvTokens rows) beat
-// sgemm on W or on dequantized panels of it (bench_kernels gemv_vs_gemm and docs/kernels.md: one
-// thread, 1536x576 in cache, the two are even at ~128 rows for f32, ~64 for f16/bf16/q8_0/q4_0,
-// ~128 for q4_k, ~16 for q6_k; streaming wins further on matrices that come from memory).
+// sgemm on W or on dequantized panels of it (bench_kernels gemv_vs_gemm, docs/kernels.md): on an
+// L2-resident 1536x576 the two are even at ~24 rows for f32 on two threads (~128 on one), ~64 for
+// f16/bf16/q8_0/q4_0, ~128 for q4_k, ~16 for q6_k; streaming wins further when W comes from memory.
 int64_t max_streaming_rows(DType dtype) {
   switch (dtype) {
-    case DType::F32: return 64;
     case DType::Q6_K: return 16;
     default: return 32;
   }

@@ -59,8 +59,8 @@ void check_linear(DType dtype, int64_t T, int64_t N, int64_t K, bool with_bias, 
 
 }  // namespace
 
-// T covers the streaming kernels (1 to 8 rows per pass, several passes) and the GEMM paths (f32
-// beyond 64 rows, q6_k beyond 16, the others beyond 32).
+// T covers the streaming kernels (1 to 8 rows per pass, several passes) and the GEMM paths (q6_k
+// beyond 16 rows, the others beyond 32).
 TEST(Linear, F32OddShapes) {
   for (int64_t T : {1, 2, 3, 5, 17, 70})
     for (int64_t N : {1, 7, 33, 130})
