@@ -30,6 +30,13 @@ constexpr int kSpinsBeforeSleep = 1 << 14;
 
 thread_local bool t_inside_job = false;  // nested parallel_for calls run inline
 
+// Chunk i of a parallel_for: fn(n·i/chunks, n·(i+1)/chunks).
+struct Chunk {
+  const std::function<void(int64_t, int64_t)>* fn;
+  int64_t n, chunks;
+  void run(int64_t i) const { (*fn)(n * i / chunks, n * (i + 1) / chunks); }
+};
+
 // Marks the current thread as running chunks of a job for its lifetime.
 class InsideJob {
  public:
@@ -57,11 +64,11 @@ class Pool {
 
   // Calls chunk(i) for every i in [0, n_chunks) across the pool; returns when all are done and
   // rethrows the first exception one threw.
-  void run(int64_t n_chunks, const std::function<void(int64_t)>& chunk) {
+  void run(int64_t n_chunks, const Chunk& chunk) {
     std::unique_lock<std::mutex> lock(busy_, std::try_to_lock);
     if (!lock.owns_lock()) {  // another thread's job is running: do this one here
       InsideJob inside;
-      for (int64_t i = 0; i < n_chunks; ++i) chunk(i);
+      for (int64_t i = 0; i < n_chunks; ++i) chunk.run(i);
       return;
     }
     error_ = nullptr;
@@ -85,18 +92,6 @@ class Pool {
     if (error_) std::rethrow_exception(error_);
   }
 
-  static void run_inline(int64_t n_chunks, const std::function<void(int64_t)>& chunk) {
-    const bool was_inside = t_inside_job;
-    t_inside_job = true;
-    try {
-      for (int64_t i = 0; i < n_chunks; ++i) chunk(i);
-    } catch (...) {
-      t_inside_job = was_inside;
-      throw;
-    }
-    t_inside_job = was_inside;
-  }
-
  private:
   // Runs chunks of job `generation` until none is left (or a newer job was posted).
   void claim_chunks(uint32_t generation) {
@@ -109,7 +104,7 @@ class Pool {
       // claimed chunk is counted finished below.
       if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel)) continue;
       try {
-        (*job_.load(std::memory_order_relaxed))(index);
+        job_.load(std::memory_order_relaxed)->run(index);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex_);
         if (!error_) error_ = std::current_exception();
@@ -140,7 +135,7 @@ class Pool {
   std::atomic<uint64_t> ticket_{0};      // the current job's generation << 32 | next chunk to claim
   std::atomic<uint32_t> generation_{0};  // bumped (and notified) when a job is posted
   std::atomic<int64_t> unfinished_{0};   // chunks of the current job not finished yet
-  std::atomic<const std::function<void(int64_t)>*> job_{nullptr};
+  std::atomic<const Chunk*> job_{nullptr};
   std::atomic<int64_t> job_chunks_{0};
   std::atomic<bool> stop_{false};
   std::mutex busy_;  // one job at a time
@@ -196,7 +191,7 @@ void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end
     fn(0, n);
     return;
   }
-  p.run(n_chunks, [&](int64_t i) { fn(n * i / n_chunks, n * (i + 1) / n_chunks); });
+  p.run(n_chunks, Chunk{&fn, n, n_chunks});
 }
 
 }  // namespace tunekit
