@@ -20,16 +20,20 @@ Overloaded(Fns...) -> Overloaded<Fns...>;
 // How jinja2 names an object in "... has no attribute" messages.
 std::string object_name(const Value& v) {
   if (v.is_none()) return "None";
-  return std::string(v.type_name()) + " object";
+  return std::string(v.type_name()).append(" object");
 }
 
 Value missing_attribute(const Value& object, const std::string& name) {
-  return Value::undefined("'" + object_name(object) + "' has no attribute '" + name + "'");
+  std::string message = "'";
+  message.append(object_name(object)).append("' has no attribute '").append(name).append("'");
+  return Value::undefined(std::move(message));
 }
 
 Value missing_item(const Value& object, const Value& key) {
   if (key.is_string()) return missing_attribute(object, key.as_string());
-  return Value::undefined("'" + object_name(object) + "' has no element " + to_repr(key));
+  std::string message = "'";
+  message.append(object_name(object)).append("' has no element ").append(to_repr(key));
+  return Value::undefined(std::move(message));
 }
 
 // Python's slice.indices(): clamps start/stop for a sequence of length n.

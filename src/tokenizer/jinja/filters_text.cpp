@@ -24,7 +24,7 @@ Value filter_trim(Interpreter&, const Value& v, CallArgs& args) {
 
 template <std::string (*Transform)(std::string_view)>
 Value keep_markup(Interpreter&, const Value& v, CallArgs& args) {
-  Params p("filter", args, {});
+  Params p("upper/lower/capitalize", args, {});
   Value s = soft_str(v);
   return Value(Transform(s.as_string()), s.is_markup());
 }
@@ -120,7 +120,7 @@ Value filter_tojson(Interpreter& in, const Value& v, CallArgs& args) {
   } else if (!indent.is_none()) {
     eval_fail("tojson(): indent must be an integer or a string");
   }
-  if (style.indent) style.item_separator = ",";
+  if (style.indent) style.item_separator.assign(1, ',');
   Value separators = p.get_or(2, Value::none());
   if (!separators.is_none()) {
     if (!separators.is_list() || separators.as_list().size() != 2 || !separators.as_list()[0].is_string() ||
@@ -264,7 +264,9 @@ Value filter_attr(Interpreter&, const Value& v, CallArgs& args) {
   if (v.is_namespace())
     if (const Value* found = v.as_namespace().attrs.find(Value(name))) return *found;
   if (auto m = method(v, name)) return *m;
-  return Value::undefined("'" + std::string(v.type_name()) + " object' has no attribute '" + name + "'");
+  std::string message = "'";
+  message.append(v.type_name()).append(" object' has no attribute '").append(name).append("'");
+  return Value::undefined(std::move(message));
 }
 
 }  // namespace
