@@ -90,6 +90,7 @@ ENGINE_CASES = [
                       "{{ loop.first }}{{ loop.last }}{{ loop.length }};{% endfor %}", {}),
     ("for_loop_prev_next", "{% for x in [1, 2, 3] %}[{{ loop.previtem }}|{{ loop.nextitem }}]{% endfor %}", {}),
     ("for_loop_cycle_depth", "{% for x in [1, 2, 3] %}{{ loop.cycle('a', 'b') }}{{ loop.depth }}{% endfor %}", {}),
+    ("for_loop_changed", "{% for m in messages %}{% if loop.changed(m.role[0]) %}<{{ m.role }}>{% endif %}{% endfor %}", {"messages": MSGS + MSGS[-1:]}),
     ("for_else", "{% for x in [] %}x{% else %}empty{% endfor %}{% for x in [1] %}x{% else %}empty{% endfor %}", {}),
     ("for_filter", "{% for x in range(10) if x % 3 == 0 %}{{ x }}:{{ loop.index }}/{{ loop.length }} {% endfor %}", {}),
     ("for_filter_else", "{% for x in [1, 2] if x > 5 %}x{% else %}none passed{% endfor %}", {}),

@@ -180,17 +180,19 @@ Interpreter::Flow Interpreter::exec_for(const ForStmt& s, const FramePtr& frame,
     items = std::move(kept);
   }
   if (items.empty()) return exec(s.else_body, enter(s.else_slots, frame), out);
+  auto last_changed = std::make_shared<std::optional<ValueList>>();
   for (size_t i = 0; i < items.size(); ++i) {
     count_step();
     FramePtr scope = enter(s.body_slots, frame);
     assign(s.target, items[i], scope);
-    scope->set("loop", make_loop(items, i));
+    scope->set("loop", make_loop(items, i, last_changed));
     if (exec(s.body, scope, out) == Flow::Break) break;
   }
   return Flow::Normal;
 }
 
-Value Interpreter::make_loop(const ValueList& items, size_t index) {
+Value Interpreter::make_loop(const ValueList& items, size_t index,
+                             const std::shared_ptr<std::optional<ValueList>>& last_changed) {
   auto n = static_cast<int64_t>(items.size());
   auto i = static_cast<int64_t>(index);
   ValueDict loop;
@@ -212,6 +214,14 @@ Value Interpreter::make_loop(const ValueList& items, size_t index) {
     return args.positional[static_cast<size_t>(i) % args.positional.size()];
   };
   loop.set("cycle", Value::function(std::move(cycle)));
+  auto changed = std::make_shared<Function>();
+  changed->name = "changed";
+  changed->call = [last_changed](Interpreter&, CallArgs& args) -> Value {
+    if (*last_changed && equals(Value::tuple(**last_changed), Value::tuple(args.positional))) return Value(false);
+    *last_changed = args.positional;
+    return Value(true);
+  };
+  loop.set("changed", Value::function(std::move(changed)));
   return Value::dict(std::move(loop));
 }
 

@@ -72,7 +72,8 @@ class Interpreter {
   Value slice(const Value& object, const SliceExpr& s, const FramePtr& frame);
   Value make_macro(std::shared_ptr<const MacroDef> def, const FramePtr& closure);
   Value call_macro(const MacroDef& def, const FramePtr& closure, CallArgs& args);
-  Value make_loop(const ValueList& items, size_t index);
+  // The `loop` object of one iteration; last_changed is loop.changed()'s memory across iterations.
+  Value make_loop(const ValueList& items, size_t index, const std::shared_ptr<std::optional<ValueList>>& last_changed);
 
   [[noreturn]] void fail_at(Pos pos, const std::string& message) const;
 
