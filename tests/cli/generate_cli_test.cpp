@@ -87,3 +87,31 @@ TEST(GenerateCli, BadInputGivesOneLineErrorAndExitCode1) {
 }
 
 }  // namespace
+
+namespace {
+
+// --chat renders the user turn (and system message) with the tokenizer folder's chat template,
+// as `tunekit template` does, and feeds exactly those tokens (no extra BOS) to the model.
+TEST(GenerateCli, ChatPromptIsTheRenderedTemplate) {
+  TUNEKIT_REQUIRE_SHARED("tokenizers/tinyllama-1.1b-chat/tokenizer.json");
+  const std::string tok = (shared_dir() / "tokenizers/tinyllama-1.1b-chat").string();
+  auto tmp = temp_dir("cli_chat");
+  std::ofstream(tmp / "config.json") << R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 32000,
+    "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2})";
+  ASSERT_EQ(run_cli({"init", "--config", (tmp / "config.json").string(), "--out", (tmp / "m").string()}).exit_code, 0);
+  std::ofstream(tmp / "messages.json")
+      << R"([{"role": "system", "content": "You are an anatomy tutor."}, {"role": "user", "content": "What is the femur?"}])";
+  auto rendered = run_cli({"template", "--template", tok, "--messages", (tmp / "messages.json").string()});
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
+  EXPECT_NE(rendered.out.find("<|assistant|>"), std::string::npos) << rendered.out;  // the generation prompt
+  std::ofstream(tmp / "rendered.txt", std::ios::binary) << rendered.out;
+  auto ids = run_cli({"tokenize", "--tokenizer", tok, "--file", (tmp / "rendered.txt").string()});
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  const auto n_ids = std::count(ids.out.begin(), ids.out.end(), ' ') + 1;
+  auto g = run_cli({"generate", "--model", (tmp / "m").string(), "--tokenizer", tok, "--chat", "--system",
+                    "You are an anatomy tutor.", "--prompt", "What is the femur?", "--max-tokens", "2", "--json"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_EQ(nlohmann::json::parse(g.out)["prompt_tokens"].get<long>(), n_ids);
+}
+
+}  // namespace
