@@ -5,17 +5,11 @@
 #include "tokenizer/jinja/builtins.h"
 #include "tokenizer/jinja/interpreter.h"
 #include "tokenizer/jinja/operators.h"
+#include "tokenizer/jinja/overloaded.h"
 #include "tokenizer/jinja/text.h"
 
 namespace tunekit::jinja {
 namespace {
-
-template <class... Fns>
-struct Overloaded : Fns... {
-  using Fns::operator()...;
-};
-template <class... Fns>
-Overloaded(Fns...) -> Overloaded<Fns...>;
 
 // How jinja2 names an object in "... has no attribute" messages.
 std::string object_name(const Value& v) {

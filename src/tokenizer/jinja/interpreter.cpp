@@ -5,16 +5,10 @@
 
 #include "tokenizer/jinja/builtins.h"
 #include "tokenizer/jinja/operators.h"
+#include "tokenizer/jinja/overloaded.h"
 
 namespace tunekit::jinja {
 namespace {
-
-template <class... Fns>
-struct Overloaded : Fns... {
-  using Fns::operator()...;
-};
-template <class... Fns>
-Overloaded(Fns...) -> Overloaded<Fns...>;
 
 FramePtr child_of(const FramePtr& parent) {
   auto frame = std::make_shared<Frame>();

@@ -4,15 +4,10 @@
 #include <map>
 #include <set>
 
+#include "tokenizer/jinja/overloaded.h"
+
 namespace tunekit::jinja {
 namespace {
-
-template <class... Fns>
-struct Overloaded : Fns... {
-  using Fns::operator()...;
-};
-template <class... Fns>
-Overloaded(Fns...) -> Overloaded<Fns...>;
 
 // One scope's symbol table, as jinja2's idtracking.Symbols keeps it.
 class Symbols {
