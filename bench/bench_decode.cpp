@@ -124,35 +124,47 @@ json common_fields(const char* bench_name, const Model& m, const Options& o) {
           {"dtype", dtype_name(m.lm_head.dtype)}, {"threads", o.threads}};
 }
 
-void bench_decode(const Model& m, const Options& o, double bandwidth_gbs) {
+// Each timed generation follows its own read-bandwidth measurement (the bandwidth a VM gets moves
+// with its neighbours, so a run is judged against the bandwidth of its moment). The line reports the
+// run with the median total time, as the PyTorch script does, and lists every run.
+void bench_decode(const Model& m, const Options& o, bench::ReadBandwidthProbe& probe) {
+  struct Run {
+    GenerationTime time;
+    double bandwidth_gbs;
+  };
   const std::vector<int32_t> prompt = random_tokens(o.prompt, m.config.n_vocab, o.seed);
-  time_greedy_generation(m, prompt, 16);  // warm-up, as the PyTorch script does
-  std::vector<GenerationTime> runs;
-  std::vector<double> runs_tokens_per_s;
-  for (int r = 0; r < o.reps; ++r) {
-    runs.push_back(time_greedy_generation(m, prompt, o.n_new));
-    runs_tokens_per_s.push_back((o.n_new - 1) / runs.back().decode_s);
-  }
-  // The run with the median total time, as the PyTorch script reports it.
-  std::sort(runs.begin(), runs.end(), [](const GenerationTime& a, const GenerationTime& b) {
-    return a.prefill_s + a.decode_s < b.prefill_s + b.decode_s;
-  });
-  const GenerationTime mid = runs[runs.size() / 2];
-  const double tokens_per_s = (o.n_new - 1) / mid.decode_s;
   const double bytes = weight_bytes_per_token(m);
-  const double bound = bandwidth_gbs * 1e9 / bytes;
+  time_greedy_generation(m, prompt, 16);  // warm-up, as the PyTorch script does
+  std::vector<Run> runs;
+  json runs_tokens_per_s = json::array(), runs_bandwidth_gbs = json::array(), runs_fraction = json::array();
+  for (int r = 0; r < o.reps; ++r) {
+    const double bandwidth_gbs = probe.measure(o.bw_passes).best_gbs;
+    runs.push_back({time_greedy_generation(m, prompt, o.n_new), bandwidth_gbs});
+    const double tokens_per_s = (o.n_new - 1) / runs.back().time.decode_s;
+    runs_tokens_per_s.push_back(tokens_per_s);
+    runs_bandwidth_gbs.push_back(bandwidth_gbs);
+    runs_fraction.push_back(tokens_per_s * bytes / (bandwidth_gbs * 1e9));
+  }
+  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
+    return a.time.prefill_s + a.time.decode_s < b.time.prefill_s + b.time.decode_s;
+  });
+  const Run mid = runs[runs.size() / 2];
+  const double tokens_per_s = (o.n_new - 1) / mid.time.decode_s;
+  const double bound = mid.bandwidth_gbs * 1e9 / bytes;
   json line = common_fields("decode", m, o);
   line.update({{"prompt", o.prompt},
                {"new", o.n_new},
                {"tokens_per_s", tokens_per_s},
-               {"ms_per_token", 1e3 * mid.decode_s / (o.n_new - 1)},
-               {"prefill_ms", 1e3 * mid.prefill_s},
-               {"end_to_end_tokens_per_s", o.n_new / (mid.prefill_s + mid.decode_s)},
-               {"runs_tokens_per_s", runs_tokens_per_s},
+               {"ms_per_token", 1e3 * mid.time.decode_s / (o.n_new - 1)},
+               {"prefill_ms", 1e3 * mid.time.prefill_s},
+               {"end_to_end_tokens_per_s", o.n_new / (mid.time.prefill_s + mid.time.decode_s)},
                {"weight_bytes_per_token", bytes},
-               {"bandwidth_gbs", bandwidth_gbs},
+               {"bandwidth_gbs", mid.bandwidth_gbs},
                {"bound_tokens_per_s", bound},
-               {"fraction_of_bound", tokens_per_s / bound}});
+               {"fraction_of_bound", tokens_per_s / bound},
+               {"runs_tokens_per_s", runs_tokens_per_s},
+               {"runs_bandwidth_gbs", runs_bandwidth_gbs},
+               {"runs_fraction_of_bound", runs_fraction}});
   print_json_line(line);
 }
 
@@ -219,7 +231,8 @@ void run(const Options& o) {
   json machine = {{"bench", "machine"}, {"threads", o.threads}};
   machine.update(bench::machine_info());
   print_json_line(machine);
-  const bench::ReadBandwidth bw = bench::measure_read_bandwidth(size_t(o.bw_mib) << 20, o.bw_passes);
+  bench::ReadBandwidthProbe probe(size_t(o.bw_mib) << 20);
+  const bench::ReadBandwidth bw = probe.measure(o.bw_passes);
   print_json_line({{"bench", "read_bandwidth"}, {"threads", o.threads}, {"buffer_mib", o.bw_mib},
                    {"bandwidth_gbs", bw.best_gbs}, {"passes_gbs", bw.passes_gbs}});
   const ModelConfig config = smollm2_135m_config();
@@ -227,7 +240,7 @@ void run(const Options& o) {
   const Model f32 = init_random_model(config, o.seed);
   for (DType dtype : dtypes) {
     const Model model = dtype == DType::F32 ? f32 : convert_weights(f32, dtype);
-    bench_decode(model, o, bw.best_gbs);
+    bench_decode(model, o, probe);
     bench_prefill(model, o, gemm_peak);
   }
 }

@@ -52,34 +52,47 @@ struct ReadBandwidth {
   size_t buffer_bytes = 0;
 };
 
-// Sums a buffer of buffer_bytes (choose it far beyond the cache, e.g. 512 MiB on a VM whose shared
-// L3 stops helping between 64 and 128 MiB) on num_threads() threads, each its own contiguous part,
-// passes times (at least once) after one untimed pass. GB = 1e9 bytes.
-inline ReadBandwidth measure_read_bandwidth(size_t buffer_bytes, int passes) {
-  passes = std::max(passes, 1);
-  const int64_t n_words = int64_t(buffer_bytes / sizeof(uint64_t));
-  std::vector<uint64_t> words(static_cast<size_t>(n_words));
-  parallel_for(n_words, [&](int64_t begin, int64_t end) {  // first touch by the thread that reads it
-    std::memset(words.data() + begin, 1, size_t(end - begin) * sizeof(uint64_t));
-  });
-  std::atomic<uint64_t> sink{0};  // keeps the sums alive
-  auto read_all = [&] {
-    parallel_for(n_words, [&](int64_t begin, int64_t end) {
-      uint64_t sum = 0;
-      for (int64_t i = begin; i < end; ++i) sum += words[size_t(i)];
-      sink += sum;
+// Measures read bandwidth by summing a buffer of buffer_bytes (choose it far beyond the cache, e.g.
+// 512 MiB: the shared L3 of these VMs stops helping at 32-128 MiB) on num_threads() threads, each
+// reading the contiguous part it first touched. Keeps the buffer, so that a benchmark can measure
+// again right before each timed run (the bandwidth a VM gets moves with its neighbours).
+class ReadBandwidthProbe {
+ public:
+  explicit ReadBandwidthProbe(size_t buffer_bytes) : words_(buffer_bytes / sizeof(uint64_t)) {
+    parallel_for(int64_t(words_.size()), [&](int64_t begin, int64_t end) {
+      std::memset(words_.data() + begin, 1, size_t(end - begin) * sizeof(uint64_t));
     });
-  };
-  ReadBandwidth result;
-  result.buffer_bytes = size_t(n_words) * sizeof(uint64_t);
-  read_all();
-  for (int p = 0; p < passes; ++p) {
-    const double t0 = now_seconds();
-    read_all();
-    result.passes_gbs.push_back(double(result.buffer_bytes) / (now_seconds() - t0) / 1e9);
   }
-  result.best_gbs = *std::max_element(result.passes_gbs.begin(), result.passes_gbs.end());
-  return result;
+
+  // passes timed sums (at least one) after one untimed one. GB = 1e9 bytes.
+  ReadBandwidth measure(int passes) {
+    ReadBandwidth result;
+    result.buffer_bytes = words_.size() * sizeof(uint64_t);
+    read_all();
+    for (int p = 0; p < std::max(passes, 1); ++p) {
+      const double t0 = now_seconds();
+      read_all();
+      result.passes_gbs.push_back(double(result.buffer_bytes) / (now_seconds() - t0) / 1e9);
+    }
+    result.best_gbs = *std::max_element(result.passes_gbs.begin(), result.passes_gbs.end());
+    return result;
+  }
+
+ private:
+  void read_all() {
+    parallel_for(int64_t(words_.size()), [&](int64_t begin, int64_t end) {
+      uint64_t sum = 0;
+      for (int64_t i = begin; i < end; ++i) sum += words_[size_t(i)];
+      sink_ += sum;
+    });
+  }
+
+  std::vector<uint64_t> words_;
+  std::atomic<uint64_t> sink_{0};  // keeps the sums alive
+};
+
+inline ReadBandwidth measure_read_bandwidth(size_t buffer_bytes, int passes) {
+  return ReadBandwidthProbe(buffer_bytes).measure(passes);
 }
 
 }  // namespace tunekit::bench
