@@ -1,6 +1,6 @@
 // bench_kernels: the ops layer's kernels against this machine's measured limits. One JSON object
 // per line (docs/kernels.md explains them):
-//   read_bandwidth   AVX-512 sum over a 1 GiB buffer on all threads, best (and median) of 9 passes
+//   read_bandwidth   bench::measure_read_bandwidth over a 1 GiB buffer on all threads, best (and median) of 9 passes
 //   fma_peak         16 independent zmm FMA chains per thread, 1 thread and all threads
 //   parallel_for     cost of one parallel_for call with no work (decode makes ~300 per token)
 //   gemv             ops::linear with T = 1 on the SmolLM2-135M whole-model weight matrix
@@ -63,37 +63,6 @@ Tensor random_weights(DType dtype, int64_t N, int64_t K, uint64_t seed) {
   auto values = random_values(N * K, 0.07f, seed);
   Tensor f32 = Tensor::view(DType::F32, {N, K}, values.data(), nullptr);
   return ops::convert(f32, dtype);
-}
-
-// Read bandwidth as the GEMV kernels see memory: each thread sums its contiguous part of a buffer
-// with 64-byte AVX-512 loads into 8 independent accumulators (no software prefetch), after one
-// untimed pass; GB/s of the best pass and of the median pass (GB = 1e9 bytes).
-struct Bandwidth {
-  double best_gbs, median_gbs;
-};
-Bandwidth read_bandwidth(size_t bytes, int passes) {
-  const int64_t n = int64_t(bytes / 512) * 128;  // floats, whole 512-byte steps
-  std::vector<float> buffer(static_cast<size_t>(n));
-  parallel_for(n, [&](int64_t begin, int64_t end) { std::fill(buffer.data() + begin, buffer.data() + end, 1.0f); });
-  std::vector<float> sinks(static_cast<size_t>(n / 128));
-  auto read_all = [&] {
-    parallel_for(n / 128, [&](int64_t begin, int64_t end) {
-      __m512 acc[8];
-      for (auto& a : acc) a = _mm512_setzero_ps();
-      for (int64_t step = begin; step < end; ++step)
-        for (int j = 0; j < 8; ++j) acc[j] = _mm512_add_ps(acc[j], _mm512_loadu_ps(buffer.data() + 128 * step + 16 * j));
-      for (int j = 1; j < 8; ++j) acc[0] = _mm512_add_ps(acc[0], acc[j]);
-      sinks[size_t(begin)] = _mm512_reduce_add_ps(acc[0]);
-    });
-  };
-  std::vector<double> gbs;
-  read_all();
-  for (int p = 0; p < passes; ++p) {
-    double t0 = now_seconds();
-    read_all();
-    gbs.push_back(double(n) * 4 / (now_seconds() - t0) / 1e9);
-  }
-  return {*std::max_element(gbs.begin(), gbs.end()), median(gbs)};
 }
 
 double fma_peak_gflops(int threads, double seconds) {
@@ -232,9 +201,9 @@ int main(int argc, char** argv) {
   set_num_threads(opt.threads);
 
   const size_t bw_bytes = opt.quick ? (size_t(256) << 20) : (size_t(1) << 30);
-  Bandwidth bw = read_bandwidth(bw_bytes, opt.quick ? 3 : 9);
+  bench::ReadBandwidth bw = bench::measure_read_bandwidth(bw_bytes, opt.quick ? 3 : 9);
   print_json_line({{"bench", "read_bandwidth"}, {"buffer_mib", bw_bytes >> 20}, {"threads", num_threads()},
-                   {"gbs_best", bw.best_gbs}, {"gbs_median", bw.median_gbs}});
+                   {"gbs_best", bw.best_gbs}, {"gbs_median", median(bw.passes_gbs)}});
 
   double peak1 = fma_peak_gflops(1, 0.3), peak = fma_peak_gflops(num_threads(), 0.3);
   print_json_line({{"bench", "fma_peak"}, {"gflops_1_thread", peak1}, {"gflops_all_threads", peak},
