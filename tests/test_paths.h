@@ -11,7 +11,7 @@ std::filesystem::path shared_dir();   // TUNEKIT_SHARED_DIR
 std::filesystem::path source_dir();   // project root
 std::filesystem::path golden_dir();   // tests/golden
 std::filesystem::path cli_path();     // build/bin/tunekit
-std::filesystem::path temp_dir(const std::string& name);  // fresh empty folder under the build tree
+std::filesystem::path temp_dir(const std::string& name);  // fresh empty folder under the build tree, one per process
 
 }  // namespace tunekit::test
 
