@@ -119,6 +119,7 @@ void parse_into(const std::shared_ptr<const MappedFile>& file, TensorFile& out, 
       }
       continue;
     }
+    if (key.empty()) fail(name, ": a tensor has an empty name");  // nothing could look it up or write it back
     entries.push_back(parse_entry(name, key, val, data_size));
   }
   std::vector<const Entry*> by_offset;

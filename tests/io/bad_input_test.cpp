@@ -240,6 +240,8 @@ TEST(BadInput, SafetensorsHeaders) {
   expect_file_error("st", dir, "nul.safetensors", st_with_header(std::string("{\"a\"\0}", 6), 0));
   expect_file_error("st", dir, "meta_type.safetensors", st_with_header(R"({"__metadata__": {"a": 1}})", 0));
   expect_file_error("st", dir, "entry_type.safetensors", st_with_header(R"({"a": 5})", 0));
+  expect_file_error("st", dir, "empty_name.safetensors",
+                    st_with_header(R"({"": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", 4));
   expect_file_error("st", dir, "no_dtype.safetensors", st_with_header(R"({"a": {"shape": [1], "data_offsets": [0, 4]}})", 4));
   expect_file_error("st", dir, "dtype.safetensors",
                     st_with_header(R"({"a": {"dtype": "Q4", "shape": [1], "data_offsets": [0, 4]}})", 4));
