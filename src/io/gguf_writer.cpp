@@ -119,6 +119,13 @@ void put_value(std::string& out, const std::string& key, const GgufValue& v) {
   }
 }
 
+GgufValue scalar_value(GgufType type, std::variant<int64_t, uint64_t, double, bool, std::string> v) {
+  GgufValue x;
+  x.type = type;
+  x.scalar = std::move(v);
+  return x;
+}
+
 }  // namespace
 
 void GgufWriter::set(const std::string& key, const GgufValue& v) {
@@ -137,42 +144,12 @@ const GgufValue* GgufWriter::find(const std::string& key) const {
   return nullptr;
 }
 
-void GgufWriter::set_string(const std::string& key, const std::string& v) {
-  GgufValue x;
-  x.type = GgufType::STRING;
-  x.scalar = v;
-  set(key, x);
-}
-void GgufWriter::set_u32(const std::string& key, uint32_t v) {
-  GgufValue x;
-  x.type = GgufType::U32;
-  x.scalar = uint64_t(v);
-  set(key, x);
-}
-void GgufWriter::set_i32(const std::string& key, int32_t v) {
-  GgufValue x;
-  x.type = GgufType::I32;
-  x.scalar = int64_t(v);
-  set(key, x);
-}
-void GgufWriter::set_u64(const std::string& key, uint64_t v) {
-  GgufValue x;
-  x.type = GgufType::U64;
-  x.scalar = v;
-  set(key, x);
-}
-void GgufWriter::set_f32(const std::string& key, float v) {
-  GgufValue x;
-  x.type = GgufType::F32;
-  x.scalar = double(v);
-  set(key, x);
-}
-void GgufWriter::set_bool(const std::string& key, bool v) {
-  GgufValue x;
-  x.type = GgufType::BOOL;
-  x.scalar = v;
-  set(key, x);
-}
+void GgufWriter::set_string(const std::string& key, const std::string& v) { set(key, scalar_value(GgufType::STRING, v)); }
+void GgufWriter::set_u32(const std::string& key, uint32_t v) { set(key, scalar_value(GgufType::U32, uint64_t(v))); }
+void GgufWriter::set_i32(const std::string& key, int32_t v) { set(key, scalar_value(GgufType::I32, int64_t(v))); }
+void GgufWriter::set_u64(const std::string& key, uint64_t v) { set(key, scalar_value(GgufType::U64, v)); }
+void GgufWriter::set_f32(const std::string& key, float v) { set(key, scalar_value(GgufType::F32, double(v))); }
+void GgufWriter::set_bool(const std::string& key, bool v) { set(key, scalar_value(GgufType::BOOL, v)); }
 void GgufWriter::set_string_array(const std::string& key, const std::vector<std::string>& v) {
   GgufValue x;
   x.type = GgufType::ARRAY;
