@@ -40,7 +40,10 @@ size_t dtype_bytes(DType t, int64_t n) {
   const auto& info = dtype_info(t);
   check(n >= 0 && n % info.block_size == 0, dtype_name(t), ": ", n, " values is not a multiple of the block size ",
         info.block_size);
-  return size_t(n / info.block_size) * info.block_bytes;
+  size_t bytes;
+  check(!__builtin_mul_overflow(size_t(n / info.block_size), size_t(info.block_bytes), &bytes), dtype_name(t), ": ", n,
+        " values do not fit in memory (the byte count overflows)");
+  return bytes;
 }
 
 uint32_t dtype_to_ggml(DType t) {

@@ -34,8 +34,13 @@ Tensor Tensor::view(DType dtype, std::vector<int64_t> shape, const void* data, s
 }
 
 int64_t Tensor::numel() const {
+  // A zero dimension makes the tensor empty whatever the others are ([2, 2^62, 0] holds 0 values),
+  // so look for it before multiplying; a product that does not fit is an error, not a wrapped count.
+  for (int64_t d : shape)
+    if (d == 0) return 0;
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) fail("tensor shape ", shape_str(), ": element count overflows");
   return n;
 }
 

@@ -81,10 +81,16 @@ inline Tensor tensor_in_file(DType dtype, std::vector<int64_t> shape, const uint
 
 // Number of elements of shape, or false when a dimension is negative or the product overflows.
 inline bool checked_numel(const std::vector<int64_t>& shape, uint64_t& out) {
+  for (int64_t d : shape)
+    if (d < 0) return false;
+  for (int64_t d : shape)  // a zero dimension empties the tensor whatever the others are, as in Tensor::numel
+    if (d == 0) {
+      out = 0;
+      return true;
+    }
   uint64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0 || !checked_mul(n, uint64_t(d), n)) return false;
-  }
+  for (int64_t d : shape)
+    if (!checked_mul(n, uint64_t(d), n)) return false;
   if (n > uint64_t(INT64_MAX)) return false;
   out = n;
   return true;

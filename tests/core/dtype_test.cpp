@@ -50,3 +50,13 @@ TEST(Tensor, ZerosAndTypedAccess) {
   EXPECT_EQ(t.as<float>()[5], 0.0f);
   EXPECT_THROW(t.as<int32_t>(), Error);
 }
+
+// Shapes straight from a file header: the count must neither wrap nor be undefined behaviour
+// (the GGUF fuzzer found [.., 2, 5176043346732253185, 0] multiplied left to right overflowing).
+TEST(Tensor, ElementCountOfExtremeShapes) {
+  const int64_t big = 5176043346732253185;
+  EXPECT_EQ(Tensor::view(DType::F32, {2, big, 0}, nullptr, nullptr).numel(), 0);
+  EXPECT_EQ(Tensor::view(DType::F32, {2, big, 0}, nullptr, nullptr).nbytes(), 0u);
+  EXPECT_THROW(Tensor::view(DType::F32, {2, big}, nullptr, nullptr).numel(), Error);
+  EXPECT_THROW(Tensor::view(DType::F32, {int64_t(1) << 62}, nullptr, nullptr).nbytes(), Error);  // 2^64 bytes
+}

@@ -1,0 +1,49 @@
+// LoRA weights attached to a model's linear layers, and the one projection every matmul of the
+// decoder goes through (llama.cpp's convention): y = x·Wᵀ + b + scale · (x·Aᵀ)·Bᵀ, so the merged
+// and unmerged paths share code. File formats (PEFT folders, llama.cpp LoRA GGUF) live in
+// src/adapters/; training lives in src/train/.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tunekit/models/config.h"
+#include "tunekit/tensor.h"
+
+namespace tunekit {
+
+// The seven linear layers of a Llama-family block, in HF names q_proj .. down_proj.
+enum class LinearModule : int { q = 0, k, v, o, gate, up, down };
+constexpr int kNumLinearModules = 7;
+const char* module_name(LinearModule m);                         // "q_proj", ..., "down_proj"
+std::optional<LinearModule> module_from_name(const std::string& name);  // "q_proj" (or "q") -> q
+// {d_out, d_in} of module m for this config (q: {d_q, d_model}, down: {d_model, d_ff}, ...).
+std::array<int64_t, 2> module_shape(const ModelConfig& c, LinearModule m);
+
+struct LoraPair {
+  Tensor A;  // [r, d_in] f32
+  Tensor B;  // [d_out, r] f32
+  bool empty() const { return A.empty(); }
+};
+
+struct LoraAdapter {
+  int64_t rank = 8;
+  double alpha = 16;
+  bool rslora = false;     // scale = alpha / sqrt(r) instead of alpha / r
+  double dropout = 0.0;    // training only: applied to x before A
+  std::vector<LinearModule> targets;
+  std::vector<std::array<LoraPair, kNumLinearModules>> layers;  // [n_layer][module]; empty where not targeted
+  std::string base_model;  // for adapter_config.json's base_model_name_or_path
+
+  float scale() const;
+  const LoraPair* find(int layer, LinearModule m) const;  // nullptr when that module has no LoRA
+};
+
+// y[T, d_out] (+= when accumulate) = x[T, d_in] · Wᵀ + bias + scale · (x · Aᵀ) · Bᵀ.
+// lora may be null (plain linear). scratch holds x·Aᵀ [T, r] and grows as needed.
+void project(const float* x, int64_t T, const Tensor& W, const float* bias, const LoraPair* lora, float scale,
+             float* y, bool accumulate, std::vector<float>& scratch);
+
+}  // namespace tunekit
