@@ -8,10 +8,20 @@
 
 namespace tunekit::ops {
 
-// Row-major C[M, N] = alpha · A[M, K] · op(B) + beta · C, op(B) = Bᵀ (transb 'T', B is [N, K]) or B
-// ('N', B is [K, N]): oneDNN's sgemm on the calling thread only (parallelism comes from our pool).
-void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-           int64_t ldb, float beta, float* C, int64_t ldc);
+// Row-major C[M, N] = alpha · op(A) · op(B) + beta · C, op(A) = Aᵀ (transa 'T', A is [K, M]) or A
+// ('N', A is [M, K]), op(B) = Bᵀ (transb 'T', B is [N, K]) or B ('N', B is [K, N]): oneDNN's sgemm on
+// the calling thread only (parallelism comes from our pool).
+void sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+inline void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemm('N', transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// The same product on the pool: the longer of C's two sides is split into chunks of at least 64,
+// one sgemm per chunk (for the training kernels' GEMMs, whose shapes vary more than linear's).
+void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                    int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // y[T, N] (+)= x[T, K] · W[N, K]ᵀ for f32 W: the columns of y split over the pool, one sgemm each.
 void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,

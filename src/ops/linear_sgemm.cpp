@@ -18,16 +18,37 @@ constexpr int64_t kPanelBytes = 1 << 20;  // a dequantized panel stays in the 2 
 constexpr int64_t kMinColumns = 64;       // per sgemm call when the columns are split
 }
 
-void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-           int64_t ldb, float beta, float* C, int64_t ldc) {
+void sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   thread_local bool single_threaded = false;  // oneDNN sizes its OpenMP team from this thread's setting
   if (!single_threaded) {
     omp_set_num_threads(1);
     single_threaded = true;
   }
-  dnnl_status_t status = dnnl_sgemm('N', transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  check(status == dnnl_success, "sgemm: oneDNN failed (status ", int(status), ") on [", M, ", ", K, "] x op(B) with N = ",
-        N, ", transb ", transb);
+  dnnl_status_t status = dnnl_sgemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  check(status == dnnl_success, "sgemm: oneDNN failed (status ", int(status), ") on op(A) [", M, ", ", K,
+        "] x op(B) with N = ", N, ", transa ", transa, ", transb ", transb);
+}
+
+void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                    int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (N >= M) {  // columns of C: columns of op(B)
+    parallel_for(
+        N,
+        [&](int64_t n0, int64_t n1) {
+          const float* Bn = transb == 'T' ? B + n0 * ldb : B + n0;
+          sgemm(transa, transb, M, n1 - n0, K, alpha, A, lda, Bn, ldb, beta, C + n0, ldc);
+        },
+        kMinColumns);
+  } else {  // rows of C: rows of op(A)
+    parallel_for(
+        M,
+        [&](int64_t m0, int64_t m1) {
+          const float* Am = transa == 'T' ? A + m0 : A + m0 * lda;
+          sgemm(transa, transb, m1 - m0, N, K, alpha, Am, lda, B, ldb, beta, C + m0 * ldc, ldc);
+        },
+        kMinColumns);
+  }
 }
 
 void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
