@@ -63,6 +63,7 @@ GenerateResult generate(const Model& model, const Tokenizer& tokenizer, const st
   check(!prompt.empty(), "generate: the prompt has no tokens (pass text, or let the tokenizer add BOS)");
   check(opt.max_tokens >= 0, "generate: max tokens must be >= 0, got ", opt.max_tokens);
   check(opt.prefill_chunk > 0, "generate: prefill chunk must be positive");
+  if (opt.adapter) opt.adapter->validate(c, "generate: adapter");
   const int64_t n_prompt = int64_t(prompt.size());
   check(n_prompt <= c.n_ctx, "generate: the prompt has ", n_prompt, " tokens, more than the model's context of ", c.n_ctx);
   const int64_t n_ctx = std::min<int64_t>(c.n_ctx, n_prompt + std::max<int64_t>(opt.max_tokens, 1));
@@ -79,7 +80,7 @@ GenerateResult generate(const Model& model, const Tokenizer& tokenizer, const st
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t p = 0; p < n_prompt; p += opt.prefill_chunk) {
     int64_t n = std::min(opt.prefill_chunk, n_prompt - p);
-    forward(model, prompt.data() + p, n, p, cache, ws, logits.data(), /*all_logits=*/false);
+    forward(model, prompt.data() + p, n, p, cache, ws, logits.data(), /*all_logits=*/false, opt.adapter);
   }
   result.prefill_seconds = seconds_since(t0);
 
@@ -108,7 +109,7 @@ GenerateResult generate(const Model& model, const Tokenizer& tokenizer, const st
     }
     const int64_t pos = int64_t(history.size()) - 1;  // where `next` goes in the cache
     if (i + 1 == opt.max_tokens || pos >= n_ctx) break;
-    forward(model, &next, 1, pos, cache, ws, logits.data(), /*all_logits=*/false);
+    forward(model, &next, 1, pos, cache, ws, logits.data(), /*all_logits=*/false, opt.adapter);
   }
   if (result.finish_reason != "cancelled") {
     if (!stop_string_seen && filter.add(stream.flush())) result.finish_reason = "stop";

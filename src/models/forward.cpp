@@ -35,15 +35,25 @@ void embed(const Tensor& table, const int32_t* tokens, int64_t T, float* x) {
 
 const float* bias_of(const Tensor& b) { return b.empty() ? nullptr : b.as<float>(); }
 
+// The LoRA (if any) of module m in layer l, and its scale.
+struct LayerLora {
+  const LoraAdapter* adapter;
+  int layer;
+  const LoraPair* operator()(LinearModule m) const { return adapter ? adapter->find(layer, m) : nullptr; }
+  float scale() const { return adapter ? adapter->scale() : 0.0f; }
+};
+
 // x[T, d_model] += attention block of layer l.
-void attention_block(const Model& m, int l, float* x, int64_t T, KvCache& cache, Workspace& ws) {
+void attention_block(const Model& m, int l, float* x, int64_t T, KvCache& cache, Workspace& ws, LayerLora lora) {
   const ModelConfig& c = m.config;
   const LayerWeights& w = m.layers[l];
   const int32_t* pos = ws.positions.data();
+  const float s = lora.scale();
   ops::rmsnorm(x, w.attn_norm.as<float>(), ws.h.data(), T, c.d_model, float(c.rms_eps));  // h [T, d_model]
-  ops::linear(ws.h.data(), T, w.wq, bias_of(w.bq), ws.q.data());                          // q [T, n_head, d_head]
-  ops::linear(ws.h.data(), T, w.wk, bias_of(w.bk), ws.k.data());                          // k [T, n_head_kv, d_head]
-  ops::linear(ws.h.data(), T, w.wv, bias_of(w.bv), ws.v.data());                          // v [T, n_head_kv, d_head]
+  // q [T, n_head, d_head], k and v [T, n_head_kv, d_head]
+  project(ws.h.data(), T, w.wq, bias_of(w.bq), lora(LinearModule::q), s, ws.q.data(), false, ws.lora);
+  project(ws.h.data(), T, w.wk, bias_of(w.bk), lora(LinearModule::k), s, ws.k.data(), false, ws.lora);
+  project(ws.h.data(), T, w.wv, bias_of(w.bv), lora(LinearModule::v), s, ws.v.data(), false, ws.lora);
   ops::rope(ws.q.data(), T, c.n_head, c.d_head, pos, m.inv_freq.data());
   ops::rope(ws.k.data(), T, c.n_head_kv, c.d_head, pos, m.inv_freq.data());
   const int64_t d_kv = c.d_kv();
@@ -52,27 +62,32 @@ void attention_block(const Model& m, int l, float* x, int64_t T, KvCache& cache,
     std::memcpy(cache.v[l].data() + pos[t] * d_kv, ws.v.data() + t * d_kv, d_kv * sizeof(float));
   }
   ops::attention(ws.q.data(), cache.k[l].data(), cache.v[l].data(), ws.att.data(), T, pos, c.n_head, c.n_head_kv,
-                 c.d_head, c.sliding_window);                                             // att [T, n_head, d_head]
-  ops::linear(ws.att.data(), T, w.wo, nullptr, x, /*accumulate=*/true);                   // x += att · woᵀ
+                 c.d_head, c.sliding_window);                                       // att [T, n_head, d_head]
+  project(ws.att.data(), T, w.wo, nullptr, lora(LinearModule::o), s, x, true, ws.lora);  // x += att · woᵀ
 }
 
 // x[T, d_model] += MLP block of layer l.
-void mlp_block(const Model& m, int l, float* x, int64_t T, Workspace& ws) {
+void mlp_block(const Model& m, int l, float* x, int64_t T, Workspace& ws, LayerLora lora) {
   const ModelConfig& c = m.config;
   const LayerWeights& w = m.layers[l];
+  const float s = lora.scale();
   ops::rmsnorm(x, w.ffn_norm.as<float>(), ws.h.data(), T, c.d_model, float(c.rms_eps));  // h [T, d_model]
-  ops::linear(ws.h.data(), T, w.w_gate, nullptr, ws.gate.data());                        // gate [T, d_ff]
-  ops::linear(ws.h.data(), T, w.w_up, nullptr, ws.up.data());                            // up [T, d_ff]
-  ops::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(), T * c.d_ff);                  // gate = silu(gate) * up
-  ops::linear(ws.gate.data(), T, w.w_down, nullptr, x, /*accumulate=*/true);             // x += gate · downᵀ
+  // gate, up [T, d_ff]
+  project(ws.h.data(), T, w.w_gate, nullptr, lora(LinearModule::gate), s, ws.gate.data(), false, ws.lora);
+  project(ws.h.data(), T, w.w_up, nullptr, lora(LinearModule::up), s, ws.up.data(), false, ws.lora);
+  ops::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(), T * c.d_ff);  // gate = silu(gate) * up
+  // x += gate · downᵀ
+  project(ws.gate.data(), T, w.w_down, nullptr, lora(LinearModule::down), s, x, true, ws.lora);
 }
 
 }  // namespace
 
 void forward(const Model& m, const int32_t* tokens, int64_t T, int64_t pos0, KvCache& cache, Workspace& ws,
-             float* logits, bool all_logits) {
+             float* logits, bool all_logits, const LoraAdapter* adapter) {
   const ModelConfig& c = m.config;
   check(T > 0, "forward: no tokens");
+  check(!adapter || int64_t(adapter->layers.size()) == c.n_layer, "forward: the adapter has ",
+        adapter ? adapter->layers.size() : 0, " layers, the model ", c.n_layer);
   check(pos0 >= 0 && pos0 + T <= cache.n_ctx, "forward: positions ", pos0, "..", pos0 + T - 1,
         " do not fit the KV cache of ", cache.n_ctx, " positions (raise the context size)");
   grow(ws.x, T * c.d_model);
@@ -89,8 +104,8 @@ void forward(const Model& m, const int32_t* tokens, int64_t T, int64_t pos0, KvC
   float* x = ws.x.data();  // the residual stream [T, d_model]
   embed(m.tok_embeddings, tokens, T, x);
   for (int l = 0; l < c.n_layer; ++l) {
-    attention_block(m, l, x, T, cache, ws);
-    mlp_block(m, l, x, T, ws);
+    attention_block(m, l, x, T, cache, ws, {adapter, l});
+    mlp_block(m, l, x, T, ws, {adapter, l});
   }
   const int64_t first = all_logits ? 0 : T - 1;
   const int64_t n_out = T - first;

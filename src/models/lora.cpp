@@ -35,6 +35,26 @@ std::array<int64_t, 2> module_shape(const ModelConfig& c, LinearModule m) {
   fail("module_shape: unknown module ", int(m));
 }
 
+Tensor LayerWeights::*module_weight(LinearModule m) {
+  switch (m) {
+    case LinearModule::q: return &LayerWeights::wq;
+    case LinearModule::k: return &LayerWeights::wk;
+    case LinearModule::v: return &LayerWeights::wv;
+    case LinearModule::o: return &LayerWeights::wo;
+    case LinearModule::gate: return &LayerWeights::w_gate;
+    case LinearModule::up: return &LayerWeights::w_up;
+    case LinearModule::down: return &LayerWeights::w_down;
+  }
+  fail("module_weight: unknown module ", int(m));
+}
+
+const char* module_group(LinearModule m) { return int(m) <= int(LinearModule::o) ? "self_attn" : "mlp"; }
+
+std::string lora_weight_name(int layer, LinearModule m, bool is_b) {
+  return "model.layers." + std::to_string(layer) + "." + module_group(m) + "." + module_name(m) +
+         (is_b ? ".lora_B.weight" : ".lora_A.weight");
+}
+
 float LoraAdapter::scale() const {
   check(rank > 0, "LoRA rank must be positive, got ", rank);
   return float(rslora ? alpha / std::sqrt(double(rank)) : alpha / double(rank));
@@ -44,6 +64,29 @@ const LoraPair* LoraAdapter::find(int layer, LinearModule m) const {
   if (layer < 0 || size_t(layer) >= layers.size()) return nullptr;
   const LoraPair& p = layers[size_t(layer)][size_t(m)];
   return p.empty() ? nullptr : &p;
+}
+
+void LoraAdapter::validate(const ModelConfig& c, const std::string& origin) const {
+  check(rank >= 1, origin, ": LoRA rank must be >= 1, got ", rank);
+  check(alpha > 0 && std::isfinite(alpha), origin, ": LoRA alpha must be positive, got ", alpha);
+  check(dropout >= 0 && dropout < 1, origin, ": LoRA dropout must be in [0, 1), got ", dropout);
+  check(int64_t(layers.size()) == c.n_layer, origin, ": the adapter has ", layers.size(),
+        " layers, the model has ", c.n_layer);
+  for (int l = 0; l < c.n_layer; ++l)
+    for (int i = 0; i < kNumLinearModules; ++i) {
+      const LinearModule m = LinearModule(i);
+      const LoraPair& p = layers[size_t(l)][size_t(i)];
+      if (p.empty()) continue;
+      const auto [d_out, d_in] = module_shape(c, m);
+      check(p.A.dtype == DType::F32 && p.B.dtype == DType::F32, origin, ": ", lora_weight_name(l, m, false),
+            " and lora_B must be f32 in memory");
+      check(p.A.shape == std::vector<int64_t>{rank, d_in}, origin, ": ", lora_weight_name(l, m, false), " has shape ",
+            p.A.shape_str(), ", expected [", rank, ", ", d_in, "] (rank ", rank, ", this model's ", module_name(m),
+            " input width)");
+      check(p.B.shape == std::vector<int64_t>{d_out, rank}, origin, ": ", lora_weight_name(l, m, true), " has shape ",
+            p.B.shape_str(), ", expected [", d_out, ", ", rank, "] (this model's ", module_name(m),
+            " output width, rank ", rank, ")");
+    }
 }
 
 void project(const float* x, int64_t T, const Tensor& W, const float* bias, const LoraPair* lora, float scale,

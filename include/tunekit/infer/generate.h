@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tunekit/infer/sampler.h"
+#include "tunekit/models/lora.h"
 #include "tunekit/models/model.h"
 #include "tunekit/tokenizer/tokenizer.h"
 
@@ -19,6 +20,7 @@ struct GenerateOptions {
   std::vector<std::string> stop;  // stop strings: generation ends before the first one
   bool stop_at_eos = true;        // end on the tokenizer's stop ids
   int64_t prefill_chunk = 512;    // prompt tokens per forward pass
+  const LoraAdapter* adapter = nullptr;  // a LoRA applied unmerged (not owned; must outlive the call)
   // Called with each piece of final text (never a part of a stop string or of a UTF-8
   // character); return false to cancel.
   std::function<bool(const std::string& text)> on_text;

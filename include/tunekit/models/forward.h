@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "tunekit/models/lora.h"
 #include "tunekit/models/model.h"
 
 namespace tunekit {
@@ -20,12 +21,14 @@ struct KvCache {
 // Reusable activation buffers, grown to the largest chunk seen; no allocation in steady state.
 struct Workspace {
   std::vector<float> x, h, q, k, v, att, gate, up;  // [T, width]
+  std::vector<float> lora;                          // [T, r]: x·Aᵀ of the LoRA being applied
   std::vector<int32_t> positions;                   // [T]
 };
 
 // Runs tokens[T] at positions pos0 .. pos0+T-1 (the cache must hold positions < pos0) and writes
 // logits: [T, n_vocab] when all_logits, else [1, n_vocab] for the last token only.
+// adapter (optional): a LoRA applied unmerged at every linear layer it adapts (see project()).
 void forward(const Model& model, const int32_t* tokens, int64_t T, int64_t pos0, KvCache& cache, Workspace& ws,
-             float* logits, bool all_logits);
+             float* logits, bool all_logits, const LoraAdapter* adapter = nullptr);
 
 }  // namespace tunekit

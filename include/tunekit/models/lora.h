@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tunekit/models/config.h"
+#include "tunekit/models/model.h"
 #include "tunekit/tensor.h"
 
 namespace tunekit {
@@ -21,6 +22,13 @@ const char* module_name(LinearModule m);                         // "q_proj", ..
 std::optional<LinearModule> module_from_name(const std::string& name);  // "q_proj" (or "q") -> q
 // {d_out, d_in} of module m for this config (q: {d_q, d_model}, down: {d_model, d_ff}, ...).
 std::array<int64_t, 2> module_shape(const ModelConfig& c, LinearModule m);
+// The weight of module m in a layer: &LayerWeights::wq for q, ..., &LayerWeights::w_down for down.
+Tensor LayerWeights::*module_weight(LinearModule m);
+// "self_attn" for q/k/v/o, "mlp" for gate/up/down: the HF submodule that holds m.
+const char* module_group(LinearModule m);
+// HF/PEFT name of a LoRA factor without PEFT's "base_model.model." prefix:
+// "model.layers.3.self_attn.q_proj.lora_A.weight" (is_b: lora_B).
+std::string lora_weight_name(int layer, LinearModule m, bool is_b);
 
 struct LoraPair {
   Tensor A;  // [r, d_in] f32
@@ -39,6 +47,9 @@ struct LoraAdapter {
 
   float scale() const;
   const LoraPair* find(int layer, LinearModule m) const;  // nullptr when that module has no LoRA
+  // Checks rank, alpha, dropout, the layer count and every A/B shape and dtype against the model;
+  // throws Error naming origin and the offending tensor (by its PEFT name).
+  void validate(const ModelConfig& config, const std::string& origin) const;
 };
 
 // y[T, d_out] (+= when accumulate) = x[T, d_in] · Wᵀ + bias + scale · (x · Aᵀ) · Bᵀ.
