@@ -96,9 +96,10 @@ void attention_train_backward(const float* dout, const float* q, const float* k,
                               int64_t n_head, int64_t n_head_kv, int64_t d_head, int64_t window) {
   const PackedAttention a{seg_start, T, n_head, n_head_kv, d_head, window};
   check_packed_attention("attention_train_backward", a);
-  thread_local std::vector<float> lse_t, D;  // [n_head, T] each
-  lse_t.resize(size_t(n_head * T));
-  D.resize(size_t(n_head * T));
+  thread_local std::vector<float> lse_t_buf, D_buf;  // the caller's; the tasks use the pointers
+  lse_t_buf.resize(size_t(n_head * T));
+  D_buf.resize(size_t(n_head * T));
+  float *lse_t = lse_t_buf.data(), *D = D_buf.data();  // [n_head, T] each
   parallel_for(
       T,
       [&](int64_t t0, int64_t t1) {
@@ -108,12 +109,12 @@ void attention_train_backward(const float* dout, const float* q, const float* k,
             float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
             for (int64_t i = 0; i < d_head; ++i) dot += o[i] * dO[i];
-            D[size_t(h * T + t)] = dot;
-            lse_t[size_t(h * T + t)] = lse[t * n_head + h];
+            D[h * T + t] = dot;
+            lse_t[h * T + t] = lse[t * n_head + h];
           }
       },
       64);
-  const BackwardArgs b{a, dout, q, k, v, lse_t.data(), D.data(), dq, dk, dv};
+  const BackwardArgs b{a, dout, q, k, v, lse_t, D, dq, dk, dv};
   const int64_t key_blocks = (T + kTrainKeyBlock - 1) / kTrainKeyBlock;
   parallel_for(n_head_kv * key_blocks, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {

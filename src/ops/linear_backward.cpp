@@ -1,6 +1,7 @@
 // Backward of linear (y[T, N] = x[T, K] · W[N, K]ᵀ): dx = dy · W, dW = dyᵀ · x, dbias = Σ_t dy.
-// Each product is one oneDNN sgemm per chunk of the pool (parallel_sgemm); weights stored in other
-// dtypes are dequantized a panel of columns at a time, never as a whole f32 copy.
+// Each product is one oneDNN sgemm per chunk of the pool (parallel_sgemm, or a split of the reduction
+// for a vocabulary-sized N); weights stored in other dtypes are dequantized a panel at a time, never
+// as a whole f32 copy.
 #include <algorithm>
 #include <vector>
 
@@ -16,6 +17,7 @@ namespace {
 
 constexpr int64_t kPanelBytes = 1 << 20;  // a dequantized panel stays in the 2 MiB L2
 constexpr int64_t kMinPanelColumns = 64;
+constexpr int64_t kSplitReduction = 8;  // N ≥ this · max(T, K): split the reduction, not dx
 
 // dx[T, K] (+)= dy[T, N] · W[N, K] for W in a block-quantized or half dtype: each task dequantizes the
 // columns [k0, k1) of W (whole blocks) into a thread-local panel [N, k1 - k0] and multiplies it
@@ -43,6 +45,55 @@ void backward_input_dequantized(const float* dy, int64_t T, const Tensor& W, flo
   });
 }
 
+// dx[T, K] (+)= dy[T, N] · W[N, K] when the reduction N dwarfs T and K (the output matrix of a
+// vocabulary): splitting dx would make every task read all of dy or all of W, so instead each task
+// takes a range of W's rows (dequantized a panel at a time when not f32) into its own partial
+// [T, K], and the partials are added in order at the end.
+void backward_input_split_reduction(const float* dy, int64_t T, const Tensor& W, float* dx, bool accumulate) {
+  const int64_t N = W.dim(0), K = W.dim(1), parts = num_threads();
+  const size_t row_bytes = dtype_bytes(W.dtype, K);
+  const bool f32 = W.dtype == DType::F32;
+  const DequantizeRow dequantize_row = f32 ? nullptr : dequantize_row_fn(W.dtype);
+  const int64_t panel_rows = std::max<int64_t>(1, kPanelBytes / (4 * K));
+  thread_local std::vector<float> partials_buf;  // the caller's; the tasks use the pointer
+  partials_buf.resize(size_t(parts * T * K));
+  float* partials = partials_buf.data();  // [parts, T, K]
+  parallel_for(parts, [&](int64_t p0, int64_t p1) {
+    thread_local std::vector<float> panel;  // [panel_rows, K]
+    for (int64_t p = p0; p < p1; ++p) {
+      float* partial = partials + p * T * K;  // [T, K]
+      const int64_t n_begin = N * p / parts, n_end = N * (p + 1) / parts;
+      if (n_begin == n_end) std::fill(partial, partial + T * K, 0.0f);
+      const int64_t step = f32 ? std::max<int64_t>(1, n_end - n_begin) : panel_rows;  // f32: all rows at once
+      for (int64_t n0 = n_begin; n0 < n_end; n0 += step) {
+        const int64_t rows = std::min(step, n_end - n0);
+        const float* w_rows = static_cast<const float*>(W.data) + n0 * K;  // [rows, K]
+        if (!f32) {
+          panel.resize(size_t(panel_rows * K));
+          for (int64_t r = 0; r < rows; ++r)
+            dequantize_row(static_cast<const char*>(W.data) + (n0 + r) * row_bytes, panel.data() + r * K, K);
+          w_rows = panel.data();
+        }
+        sgemm('N', 'N', T, K, rows, 1.0f, dy + n0, N, w_rows, K, n0 == n_begin ? 0.0f : 1.0f, partial, K);
+      }
+    }
+  });
+  parallel_for(
+      T * K,
+      [&](int64_t i0, int64_t i1) {
+        for (int64_t p = 0; p < parts; ++p) {
+          const float* partial = partials + p * T * K;
+          if (p == 0 && !accumulate) {
+            std::copy(partial + i0, partial + i1, dx + i0);
+          } else {
+#pragma omp simd
+            for (int64_t i = i0; i < i1; ++i) dx[i] += partial[i];
+          }
+        }
+      },
+      1 << 14);
+}
+
 }  // namespace
 
 void linear_backward_input(const float* dy, int64_t T, const Tensor& W, float* dx, bool accumulate) {
@@ -58,6 +109,8 @@ void linear_backward_input(const float* dy, int64_t T, const Tensor& W, float* d
         "] · W ", W.shape_str());
   if (N == 0) {
     if (!accumulate) std::fill(dx, dx + T * K, 0.0f);
+  } else if (N >= kSplitReduction * std::max(T, K) && num_threads() > 1) {
+    backward_input_split_reduction(dy, T, W, dx, accumulate);
   } else if (W.dtype == DType::F32) {
     parallel_sgemm('N', 'N', T, K, N, 1.0f, dy, N, static_cast<const float*>(W.data), K, accumulate ? 1.0f : 0.0f,
                    dx, K);

@@ -42,11 +42,12 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
   if (T == 0) return;
   // Parts of the rows, each with its own dw partial sum [C] (summed below in a fixed order).
   const int64_t parts = std::clamp<int64_t>(T * C / kElementGrain, 1, 4 * int64_t(num_threads()));
-  thread_local std::vector<float> partial;  // [parts, C]
-  if (dw) partial.assign(size_t(parts * C), 0.0f);
+  thread_local std::vector<float> partial_buf;  // the caller's; the tasks use the pointer
+  if (dw) partial_buf.assign(size_t(parts * C), 0.0f);
+  float* partial = partial_buf.data();  // [parts, C]
   parallel_for(parts, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      float* dwp = dw ? partial.data() + p * C : nullptr;  // [C]
+      float* dwp = dw ? partial + p * C : nullptr;  // [C]
       for (int64_t t = T * p / parts; t < T * (p + 1) / parts; ++t) {
         const float *dyt = dy + t * C, *xt = x + t * C;  // [C]
         float* dxt = dx + t * C;                         // [C]
@@ -67,7 +68,7 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
   if (dw)
     for (int64_t p = 0; p < parts; ++p)
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) dw[c] += partial[size_t(p * C + c)];
+      for (int64_t c = 0; c < C; ++c) dw[c] += partial[p * C + c];
 }
 
 }  // namespace tunekit::ops

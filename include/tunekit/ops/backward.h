@@ -59,7 +59,8 @@ void embedding_backward(const float* dx, const int32_t* tokens, int64_t T, int64
 // computed over chunks of rows so that at most [chunk_rows, n_vocab] logits exist at a time.
 // Rows with targets[t] < 0 or weights[t] == 0 contribute nothing. With grad_scale != 0 it also
 // writes dh[T, C] = grad_scale · ∂loss/∂h and adds grad_scale · ∂loss/∂W into dW (dW may be null:
-// frozen output matrix). Returns the weighted loss sum (double). Throws on a target ≥ n_vocab.
+// frozen output matrix). weights may be null (every row weighs 1). Returns the weighted loss sum
+// (double). Throws on a target ≥ n_vocab.
 double cross_entropy_loss(const float* h, const Tensor& W, const int32_t* targets, const float* weights, int64_t T,
                           float grad_scale, float* dh, float* dW, int64_t chunk_rows = 256);
 
