@@ -78,6 +78,8 @@ TEST(LinearBackward, InputF32) {
   check_backward_input(DType::F32, 130, 40, 100, true);  // rows split over the pool
   check_backward_input(DType::F32, 1, 5, 3, false);
   check_backward_input(DType::F32, 5, 1, 9, true);
+  check_backward_input(DType::F32, 6, 400, 10, true);  // N dwarfs T and K: the reduction is split
+  check_backward_input(DType::F32, 3, 300, 7, false);
 }
 
 TEST(LinearBackward, InputStorageDtypes) {
@@ -85,6 +87,7 @@ TEST(LinearBackward, InputStorageDtypes) {
     check_backward_input(dtype, 19, 45, 192, dtype == DType::Q8_0);  // several column panels
   check_backward_input(DType::Q4_K, 9, 33, 512, false);
   check_backward_input(DType::Q6_K, 9, 33, 512, true);
+  check_backward_input(DType::NF4, 2, 900, 64, true);  // split reduction over dequantized rows
 }
 
 TEST(LinearBackward, Weight) {
