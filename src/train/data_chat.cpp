@@ -61,15 +61,20 @@ std::string SampleEncoder::render(const Json& messages, const Json& tools, bool 
 Sample SampleEncoder::chat(const Json& messages, const Json& tools, size_t first_trainable) const {
   check(chat_ != nullptr, "chat records need the model's chat template and it has none "
         "(use text or prompt/completion records, or give the template)");
+  auto is_assistant = [](const Json& m) { return m["role"] == "assistant"; };
+  if (std::none_of(messages.begin() + std::ptrdiff_t(first_trainable), messages.end(), is_assistant)) {
+    std::string roles;
+    for (const Json& m : messages) roles += (roles.empty() ? "" : ", ") + m["role"].get<std::string>();
+    fail("no assistant message", first_trainable > 0 ? " in the completion" : "", ": nothing to learn from (roles: ",
+         roles, ")");
+  }
   const std::string full = render(messages, tools, false);
   Sample s;
   s.tokens = encode(full);
   s.weights.assign(s.tokens.size(), prompt_weight_);
 
-  bool trained = false;
   for (size_t i = first_trainable; i < messages.size(); ++i) {
-    if (messages[i]["role"] != "assistant") continue;
-    trained = true;
+    if (!is_assistant(messages[i])) continue;
     const std::string through = render(head(messages, i + 1), tools, false);
     check(full.starts_with(through), "the chat template renders messages[0..", i, "] differently once later "
           "messages follow, so assistant turn ", i, " cannot be located");
@@ -98,8 +103,6 @@ Sample SampleEncoder::chat(const Json& messages, const Json& tools, size_t first
       s.weights.push_back(1.0f);
     }
   }
-  check(trained, "no assistant message", first_trainable > 0 ? " in the completion" : "",
-        ": nothing to learn from (", messages.size(), " messages)");
   add_bos(s);
   return s;
 }

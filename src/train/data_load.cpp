@@ -66,9 +66,11 @@ Json parse_record(std::string_view line) {
   try {
     return Json::parse(line);
   } catch (const Json::parse_error& e) {
-    std::string what = e.what();  // "[json.exception.parse_error.101] parse error at line 1, column 7: ..."
-    size_t cut = what.find("] ");
-    fail("bad JSON: ", cut == std::string::npos ? what : what.substr(cut + 2));
+    // "[json.exception.parse_error.101] parse error at line 1, column 7: <problem>" -> "at column 7: <problem>"
+    std::string what = e.what();
+    const std::string lead = "parse error at line 1, ";
+    size_t at = what.find(lead);
+    fail("bad JSON ", at == std::string::npos ? ": " + what : "at " + what.substr(at + lead.size()));
   }
 }
 
