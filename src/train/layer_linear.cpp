@@ -1,0 +1,95 @@
+// Linear modules for training: y = x·Wᵀ + bias + scale · (drop(x)·Aᵀ)·Bᵀ, its backward, and the LoRA
+// dropout masks (inverted dropout on the input of A, drawn by a counter-based hash so that a
+// checkpointed recompute and the backward see the same masks without storing them).
+#include <algorithm>
+
+#include "train/layer.h"
+#include "tunekit/core/parallel.h"
+#include "tunekit/ops/backward.h"
+#include "tunekit/ops/ops.h"
+
+namespace tunekit::train {
+
+namespace {
+
+uint64_t splitmix64(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// out[T, K] (+= when accumulate) = in · keep / (1 - p), the masks of apply_dropout.
+void masked_scale(const float* in, int64_t T, int64_t K, double p, uint64_t key, float* out, bool accumulate) {
+  const float keep_scale = float(1.0 / (1.0 - p));
+  parallel_for(
+      T * K,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const bool keep = double(splitmix64(key ^ uint64_t(i)) >> 40) / double(1 << 24) >= p;  // exact in double
+          const float v = keep ? in[i] * keep_scale : 0.0f;
+          out[i] = accumulate ? out[i] + v : v;
+        }
+      },
+      4096);
+}
+
+}  // namespace
+
+uint64_t dropout_key(uint64_t seed, int layer, LinearModule m) {
+  return splitmix64(splitmix64(seed) ^ uint64_t(layer * kNumLinearModules + int(m)));
+}
+
+void apply_dropout(const float* x, int64_t T, int64_t K, double p, uint64_t key, float* xd) {
+  masked_scale(x, T, K, p, key, xd, false);
+}
+
+void grow(std::vector<float>& v, int64_t n) {
+  if (int64_t(v.size()) < n) v.resize(size_t(n));
+}
+
+void linear_forward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* x,
+                    float* y, bool accumulate, std::vector<float>& u, LayerScratch& s) {
+  const int64_t T = ctx.T;
+  if (!m.lora || ctx.dropout == 0) {  // u [T, r] = scale · x·Aᵀ is project()'s scratch
+    project(x, T, *m.W, m.bias, m.lora, ctx.lora_scale, y, accumulate, u);
+    return;
+  }
+  const int64_t K = m.W->dim(1), r = m.lora->A.dim(0);
+  project(x, T, *m.W, m.bias, nullptr, 0.0f, y, accumulate, u);          // y (+)= x·Wᵀ + bias
+  apply_dropout(x, T, K, ctx.dropout, dropout_key(ctx.dropout_seed, layer, which), s.xd.data());  // xd [T, K]
+  grow(u, T * r);
+  ops::linear(s.xd.data(), T, m.lora->A, nullptr, u.data());            // u [T, r] = xd·Aᵀ
+  for (int64_t i = 0; i < T * r; ++i) u[size_t(i)] *= ctx.lora_scale;
+  ops::linear(u.data(), T, m.lora->B, nullptr, y, /*accumulate=*/true);  // y += u·Bᵀ
+}
+
+void linear_backward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* dy,
+                     const float* x, const std::vector<float>& u, float* dx, bool accumulate, LayerScratch& s) {
+  const int64_t T = ctx.T, N = m.W->dim(0), K = m.W->dim(1);
+  ops::linear_backward_input(dy, T, *m.W, dx, accumulate);  // dx [T, K] (+)= dy·W
+  if (m.dW) ops::linear_backward_weight(dy, x, T, N, K, m.dW, true);  // dW [N, K] += dyᵀ·x
+  if (m.dbias) ops::bias_backward(dy, T, N, m.dbias);                 // dbias [N] += Σ_t dy
+  if (!m.lora) return;
+  const int64_t r = m.lora->A.dim(0);
+  const bool dropout = ctx.dropout > 0;
+  const uint64_t key = dropout ? dropout_key(ctx.dropout_seed, layer, which) : 0;
+  const float* xd = x;  // the input A saw
+  if (dropout) {
+    apply_dropout(x, T, K, ctx.dropout, key, s.xd.data());
+    xd = s.xd.data();
+  }
+  ops::linear_backward_weight(dy, u.data(), T, N, r, m.dB, true);  // dB [N, r] += dyᵀ·u
+  float* du = s.du.data();                                         // du [T, r] = scale · dy·B
+  ops::linear_backward_input(dy, T, m.lora->B, du, false);
+  for (int64_t i = 0; i < T * r; ++i) du[i] *= ctx.lora_scale;
+  ops::linear_backward_weight(du, xd, T, r, K, m.dA, true);  // dA [r, K] += duᵀ·xd
+  if (!dropout) {
+    ops::linear_backward_input(du, T, m.lora->A, dx, true);  // dx += du·A
+  } else {
+    ops::linear_backward_input(du, T, m.lora->A, s.dxd.data(), false);  // dxd [T, K] = du·A
+    masked_scale(s.dxd.data(), T, K, ctx.dropout, key, dx, true);      // dx += keep · dxd / (1 - p)
+  }
+}
+
+}  // namespace tunekit::train
