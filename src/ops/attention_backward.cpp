@@ -2,9 +2,11 @@
 // recomputed from the forward's lse a block at a time, never stored as [T, T]. With D[t] = dO[t]·O[t]:
 //   P = exp(scale · Q Kᵀ - lse),  dP = dO Vᵀ,  dS = P ⊙ (dP - D)
 //   dV = Pᵀ dO,  dK = scale · dSᵀ Q,  dQ = scale · dS K
-// Two passes so that every task owns what it writes: one task per (kv head, key block) computes that
-// block's dK and dV from all the queries that see it (every head of the group in turn), one task per
-// (head, query block) computes dQ. Every product is an sgemm on the tensors in place.
+// Two passes so that every task owns what it writes (and the result does not depend on scheduling):
+// one task per (kv head, key block) computes that block's dK and dV from all the queries that see
+// it, one task per (kv head, query block) computes dQ. q, dout (and dq) are first repacked per kv
+// head as [T · group, d] (gather_group over all of T), so that the query heads sharing a kv head
+// and any range of tokens form one matrix: each product is one sgemm.
 #include <algorithm>
 #include <vector>
 
@@ -18,20 +20,25 @@ namespace tunekit::ops {
 
 namespace {
 
+// Per kv head g, rows t · group + hh (token t, head g·group + hh): matrices at offset g · T · group · d
+// (Q, dO, dQ) or vectors at offset g · T · group (lse, D).
 struct BackwardArgs {
   PackedAttention a;
-  const float *dout, *q, *k, *v;
-  const float* lse_t;  // [n_head, T]: lse transposed
-  const float* D;      // [n_head, T]: dO · O per head and token
-  float *dq, *dk, *dv;
+  const float *k, *v;
+  const float *Q, *dO;     // [n_head_kv, T · group, d]
+  const float *lse, *D;    // [n_head_kv, T · group]
+  float* dQ;               // [n_head_kv, T · group, d]
+  float *dk, *dv;          // [T, n_head_kv, d]
+  int64_t matrix(int64_t g, int64_t t) const { return (g * a.T + t) * a.group() * a.d_head; }
+  int64_t vector(int64_t g, int64_t t) const { return (g * a.T + t) * a.group(); }
 };
 
-// dK, dV for keys [k0, k1) of kv head g.
+// dK, dV for keys [k0, k1) of kv head g, from the queries [k0, q_end) that see them (columns
+// (t - k0) · group + hh of the transposed scores).
 void key_block(const BackwardArgs& b, int64_t g, int64_t k0, int64_t k1) {
   thread_local std::vector<float> p_buf, dp_buf;
   const PackedAttention& a = b.a;
-  const int64_t d = a.d_head, qs = a.q_stride(), ks = a.kv_stride(), nk = k1 - k0;
-  // Queries that see a key of the block: [k0, q_end), first_key being non-decreasing.
+  const int64_t d = a.d_head, ks = a.kv_stride(), nk = k1 - k0, group = a.group();
   int64_t q_end = k1, hi = a.T;  // binary search for the first t >= k1 whose first key is >= k1
   while (q_end < hi) {
     const int64_t mid = (q_end + hi) / 2;
@@ -40,53 +47,50 @@ void key_block(const BackwardArgs& b, int64_t g, int64_t k0, int64_t k1) {
     else
       hi = mid;
   }
-  const int64_t nq = q_end - k0, ld = scores_stride(nq);
+  const int64_t M = (q_end - k0) * group, ld = scores_stride(M);
   p_buf.resize(size_t(nk * ld));
   dp_buf.resize(size_t(nk * ld));
   float *Pt = p_buf.data(), *dPt = dp_buf.data();  // [nk, ld]: probabilities and their gradients, transposed
+  const float* Q = b.Q + b.matrix(g, k0);          // [M, d]
+  const float* dO = b.dO + b.matrix(g, k0);        // [M, d]
   const float* K = b.k + k0 * ks + g * d;          // [nk, d], row stride ks
   const float* V = b.v + k0 * ks + g * d;          // [nk, d], row stride ks
-  float* dK = b.dk + k0 * ks + g * d;              // [nk, d], row stride ks
-  float* dV = b.dv + k0 * ks + g * d;              // [nk, d], row stride ks
-  const int64_t group = a.n_head / a.n_head_kv;
-  for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-    const float* Q = b.q + k0 * qs + h * d;      // [nq, d], row stride qs
-    const float* dO = b.dout + k0 * qs + h * d;  // [nq, d], row stride qs
-    const float beta = h == g * group ? 0.0f : 1.0f;
-    sgemm('N', 'T', nk, nq, d, a.scale(), K, ks, Q, qs, 0.0f, Pt, ld);
-    int64_t t_end = k0;  // one past the last query that sees key s (non-decreasing in s)
-    for (int64_t i = 0; i < nk; ++i) {
-      const int64_t s = k0 + i;
-      t_end = std::max(t_end, s + 1);
-      while (t_end < k0 + nq && a.first_key(t_end) <= s) ++t_end;
-      masked_exp(Pt + i * ld, nq, s - k0, t_end - 1 - k0, b.lse_t + h * a.T + k0, 0.0f);
-    }
-    sgemm('N', 'N', nk, d, nq, 1.0f, Pt, ld, dO, qs, beta, dV, ks);
-    sgemm('N', 'T', nk, nq, d, 1.0f, V, ks, dO, qs, 0.0f, dPt, ld);
-    for (int64_t i = 0; i < nk; ++i) softmax_backward_row(Pt + i * ld, dPt + i * ld, nq, b.D + h * a.T + k0, 0.0f);
-    sgemm('N', 'N', nk, d, nq, a.scale(), dPt, ld, Q, qs, beta, dK, ks);
+
+  sgemm('N', 'T', nk, M, d, a.scale(), K, ks, Q, d, 0.0f, Pt, ld);
+  int64_t t_end = k0;  // one past the last query that sees key s (non-decreasing in s)
+  for (int64_t i = 0; i < nk; ++i) {
+    const int64_t s = k0 + i;
+    t_end = std::max(t_end, s + 1);
+    while (t_end < q_end && a.first_key(t_end) <= s) ++t_end;
+    masked_exp(Pt + i * ld, M, (s - k0) * group, (t_end - k0) * group - 1, b.lse + b.vector(g, k0), 0.0f);
   }
+  sgemm('N', 'N', nk, d, M, 1.0f, Pt, ld, dO, d, 0.0f, b.dv + k0 * ks + g * d, ks);
+  sgemm('N', 'T', nk, M, d, 1.0f, V, ks, dO, d, 0.0f, dPt, ld);
+  for (int64_t i = 0; i < nk; ++i) softmax_backward_row(Pt + i * ld, dPt + i * ld, M, b.D + b.vector(g, k0), 0.0f);
+  sgemm('N', 'N', nk, d, M, a.scale(), dPt, ld, Q, d, 0.0f, b.dk + k0 * ks + g * d, ks);
 }
 
-// dQ for query rows [t0, t1) of head h.
-void query_block(const BackwardArgs& b, int64_t h, int64_t t0, int64_t t1) {
+// dQ for query rows [t0, t1) of the heads of kv head g.
+void query_block(const BackwardArgs& b, int64_t g, int64_t t0, int64_t t1) {
   thread_local std::vector<float> p_buf, dp_buf;
   const PackedAttention& a = b.a;
-  const int64_t d = a.d_head, qs = a.q_stride(), ks = a.kv_stride(), g = a.kv_head(h), rows = t1 - t0;
+  const int64_t d = a.d_head, ks = a.kv_stride(), group = a.group(), M = (t1 - t0) * group;
   const int64_t k0 = a.first_key(t0), n = t1 - k0, ld = scores_stride(n);
-  p_buf.resize(size_t(rows * ld));
-  dp_buf.resize(size_t(rows * ld));
-  float *P = p_buf.data(), *dP = dp_buf.data();  // [rows, ld]
-  const float* Q = b.q + t0 * qs + h * d;        // [rows, d], row stride qs
-  const float* dO = b.dout + t0 * qs + h * d;    // [rows, d], row stride qs
+  p_buf.resize(size_t(M * ld));
+  dp_buf.resize(size_t(M * ld));
+  float *P = p_buf.data(), *dP = dp_buf.data();  // [M, ld]
   const float* K = b.k + k0 * ks + g * d;        // [n, d], row stride ks
   const float* V = b.v + k0 * ks + g * d;        // [n, d], row stride ks
-  sgemm('N', 'T', rows, n, d, a.scale(), Q, qs, K, ks, 0.0f, P, ld);
-  for (int64_t r = 0; r < rows; ++r)
-    masked_exp(P + r * ld, n, a.first_key(t0 + r) - k0, t0 + r - k0, nullptr, b.lse_t[h * a.T + t0 + r]);
-  sgemm('N', 'T', rows, n, d, 1.0f, dO, qs, V, ks, 0.0f, dP, ld);
-  for (int64_t r = 0; r < rows; ++r) softmax_backward_row(P + r * ld, dP + r * ld, n, nullptr, b.D[h * a.T + t0 + r]);
-  sgemm('N', 'N', rows, d, n, a.scale(), dP, ld, K, ks, 0.0f, b.dq + t0 * qs + h * d, qs);
+  const float *lse = b.lse + b.vector(g, t0), *D = b.D + b.vector(g, t0);  // [M]
+
+  sgemm('N', 'T', M, n, d, a.scale(), b.Q + b.matrix(g, t0), d, K, ks, 0.0f, P, ld);
+  sgemm('N', 'T', M, n, d, 1.0f, b.dO + b.matrix(g, t0), d, V, ks, 0.0f, dP, ld);
+  for (int64_t i = 0; i < M; ++i) {
+    const int64_t t = t0 + i / group;
+    masked_exp(P + i * ld, n, a.first_key(t) - k0, t - k0, nullptr, lse[i]);
+    softmax_backward_row(P + i * ld, dP + i * ld, n, nullptr, D[i]);
+  }
+  sgemm('N', 'N', M, d, n, a.scale(), dP, ld, K, ks, 0.0f, b.dQ + b.matrix(g, t0), d);
 }
 
 }  // namespace
@@ -96,39 +100,51 @@ void attention_train_backward(const float* dout, const float* q, const float* k,
                               int64_t n_head, int64_t n_head_kv, int64_t d_head, int64_t window) {
   const PackedAttention a{seg_start, T, n_head, n_head_kv, d_head, window};
   check_packed_attention("attention_train_backward", a);
-  thread_local std::vector<float> lse_t_buf, D_buf;  // the caller's; the tasks use the pointers
-  lse_t_buf.resize(size_t(n_head * T));
-  D_buf.resize(size_t(n_head * T));
-  float *lse_t = lse_t_buf.data(), *D = D_buf.data();  // [n_head, T] each
+  // The caller's buffers (the tasks use the pointers, not their own thread's).
+  thread_local std::vector<float> q_buf, do_buf, dq_buf, lse_buf, d_buf;
+  for (auto* buf : {&q_buf, &do_buf, &dq_buf}) buf->resize(size_t(T * n_head * d_head));
+  lse_buf.resize(size_t(T * n_head));
+  d_buf.resize(size_t(T * n_head));
+  const BackwardArgs b{a, k, v, q_buf.data(), do_buf.data(), lse_buf.data(), d_buf.data(), dq_buf.data(), dk, dv};
+  const int64_t group = a.group();
   parallel_for(
       T,
       [&](int64_t t0, int64_t t1) {
+        for (int64_t g = 0; g < n_head_kv; ++g) {
+          gather_group(a, q, g, t0, t1 - t0, q_buf.data() + b.matrix(g, t0));
+          gather_group(a, dout, g, t0, t1 - t0, do_buf.data() + b.matrix(g, t0));
+        }
         for (int64_t t = t0; t < t1; ++t)
           for (int64_t h = 0; h < n_head; ++h) {
             const float *o = out + (t * n_head + h) * d_head, *dO = dout + (t * n_head + h) * d_head;
             float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
             for (int64_t i = 0; i < d_head; ++i) dot += o[i] * dO[i];
-            D[h * T + t] = dot;
-            lse_t[h * T + t] = lse[t * n_head + h];
+            const int64_t at = b.vector(h / group, t) + h % group;
+            d_buf[size_t(at)] = dot;
+            lse_buf[size_t(at)] = lse[t * n_head + h];
           }
       },
-      64);
-  const BackwardArgs b{a, dout, q, k, v, lse_t, D, dq, dk, dv};
+      16);
   const int64_t key_blocks = (T + kTrainKeyBlock - 1) / kTrainKeyBlock;
-  parallel_for(n_head_kv * key_blocks, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t g = task % n_head_kv, k0 = task / n_head_kv * kTrainKeyBlock;
-      key_block(b, g, k0, std::min(T, k0 + kTrainKeyBlock));
-    }
-  });
   const int64_t query_blocks = (T + kTrainQueryBlock - 1) / kTrainQueryBlock;
-  parallel_for(n_head * query_blocks, [&](int64_t begin, int64_t end) {
+  parallel_for(n_head_kv * (key_blocks + query_blocks), [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t h = task % n_head, t0 = task / n_head * kTrainQueryBlock;
-      query_block(b, h, t0, std::min(T, t0 + kTrainQueryBlock));
+      const int64_t g = task % n_head_kv, block = task / n_head_kv;
+      if (block < key_blocks) {
+        key_block(b, g, block * kTrainKeyBlock, std::min(T, (block + 1) * kTrainKeyBlock));
+      } else {
+        const int64_t t0 = (block - key_blocks) * kTrainQueryBlock;
+        query_block(b, g, t0, std::min(T, t0 + kTrainQueryBlock));
+      }
     }
   });
+  parallel_for(
+      T,
+      [&](int64_t t0, int64_t t1) {
+        for (int64_t g = 0; g < n_head_kv; ++g) scatter_group(a, b.dQ + b.matrix(g, t0), nullptr, g, t0, t1 - t0, dq);
+      },
+      16);
 }
 
 }  // namespace tunekit::ops

@@ -1,9 +1,10 @@
-// Attention over packed training rows, forward. A task is one query head h and a block of query rows
-// [t0, t1); the keys it multiplies are [k0, t1), k0 the first key any of its rows sees (so a block
-// never reaches back past its samples, and causal blocks stop at the diagonal):
-//   S[rows, n] = scale · Q[rows, d] · K[n, d]ᵀ                       (sgemm on q and k in place)
+// Attention over packed training rows, forward. A task is one kv head g and a block of query rows
+// [t0, t1) of all the query heads that share it, stacked into M = group · rows rows; the keys it
+// multiplies are [k0, t1), k0 the first key any of its rows sees (so a block never reaches back
+// past its samples, and causal blocks stop at the diagonal):
+//   S[M, n] = scale · Q[M, d] · K[n, d]ᵀ                             (sgemm, K in place)
 //   P = exp(S - max) over each row's visible keys, 0 elsewhere; lse = max + log Σ P
-//   out[rows, d] = (P · V[n, d]) / Σ P                               (sgemm into out in place)
+//   out[M, d] = (P · V[n, d]) / Σ P                                   (sgemm, V in place)
 #include <cmath>
 #include <vector>
 
@@ -29,33 +30,34 @@ void check_packed_attention(const char* op, const PackedAttention& a) {
 
 namespace {
 
-// Query rows [t0, t1) of head h.
+// Query rows [t0, t1) of the heads of kv group g, stacked (gather_group) into one product.
 void forward_block(const PackedAttention& a, const float* q, const float* k, const float* v, float* out, float* lse,
-                   int64_t h, int64_t t0, int64_t t1) {
-  thread_local std::vector<float> scores;
-  const int64_t d = a.d_head, rows = t1 - t0, qs = a.q_stride(), ks = a.kv_stride(), g = a.kv_head(h);
+                   int64_t g, int64_t t0, int64_t t1) {
+  thread_local std::vector<float> q_buf, o_buf, s_buf, inv_buf;
+  const int64_t d = a.d_head, rows = t1 - t0, M = a.group() * rows, ks = a.kv_stride();
   const int64_t k0 = a.first_key(t0), n = t1 - k0, ld = scores_stride(n);
-  scores.resize(size_t(rows * ld));
-  float* S = scores.data();                   // [rows, ld]
-  const float* Q = q + t0 * qs + h * d;       // [rows, d], row stride qs
-  const float* K = k + k0 * ks + g * d;       // [n, d], row stride ks
-  const float* V = v + k0 * ks + g * d;       // [n, d], row stride ks
-  float* O = out + t0 * qs + h * d;           // [rows, d], row stride qs
+  q_buf.resize(size_t(M * d));
+  o_buf.resize(size_t(M * d));
+  s_buf.resize(size_t(M * ld));
+  inv_buf.resize(size_t(M));
+  float *Q = q_buf.data(), *O = o_buf.data(), *S = s_buf.data();  // [M, d], [M, d], [M, ld]
+  float* inv_sum = inv_buf.data();                                 // [M]
+  const float* K = k + k0 * ks + g * d;                            // [n, d], row stride ks
+  const float* V = v + k0 * ks + g * d;                            // [n, d], row stride ks
 
-  sgemm('N', 'T', rows, n, d, a.scale(), Q, qs, K, ks, 0.0f, S, ld);
-  float inv_sum[kTrainQueryBlock];
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t first = a.first_key(t0 + r) - k0, last = t0 + r - k0;
-    float* s = S + r * ld;
+  gather_group(a, q, g, t0, rows, Q);
+  sgemm('N', 'T', M, n, d, a.scale(), Q, d, K, ks, 0.0f, S, ld);
+  for (int64_t i = 0; i < M; ++i) {
+    const int64_t t = t0 + i / a.group(), h = g * a.group() + i % a.group();
+    const int64_t first = a.first_key(t) - k0, last = t - k0;
+    float* s = S + i * ld;
     const float max = max_of(s + first, last - first + 1);
     const float sum = masked_exp(s, n, first, last, nullptr, max);
-    lse[(t0 + r) * a.n_head + h] = max + std::log(sum);
-    inv_sum[r] = 1.0f / sum;
+    lse[t * a.n_head + h] = max + std::log(sum);
+    inv_sum[i] = 1.0f / sum;
   }
-  sgemm('N', 'N', rows, d, n, 1.0f, S, ld, V, ks, 0.0f, O, qs);
-  for (int64_t r = 0; r < rows; ++r)
-#pragma omp simd
-    for (int64_t i = 0; i < d; ++i) O[r * qs + i] *= inv_sum[r];
+  sgemm('N', 'N', M, d, n, 1.0f, S, ld, V, ks, 0.0f, O, d);
+  scatter_group(a, O, inv_sum, g, t0, rows, out);
 }
 
 }  // namespace
@@ -65,10 +67,10 @@ void attention_train_forward(const float* q, const float* k, const float* v, con
   const PackedAttention a{seg_start, T, n_head, n_head_kv, d_head, window};
   check_packed_attention("attention_train_forward", a);
   const int64_t blocks = (T + kTrainQueryBlock - 1) / kTrainQueryBlock;
-  parallel_for(n_head * blocks, [&](int64_t begin, int64_t end) {
+  parallel_for(n_head_kv * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t h = task % n_head, t0 = task / n_head * kTrainQueryBlock;
-      forward_block(a, q, k, v, out, lse, h, t0, std::min(T, t0 + kTrainQueryBlock));
+      const int64_t g = task % n_head_kv, t0 = task / n_head_kv * kTrainQueryBlock;
+      forward_block(a, q, k, v, out, lse, g, t0, std::min(T, t0 + kTrainQueryBlock));
     }
   });
 }

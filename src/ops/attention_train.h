@@ -22,12 +22,37 @@ struct PackedAttention {
 
   int64_t q_stride() const { return n_head * d_head; }
   int64_t kv_stride() const { return n_head_kv * d_head; }
-  int64_t kv_head(int64_t h) const { return h / (n_head / n_head_kv); }
+  int64_t group() const { return n_head / n_head_kv; }  // query heads per kv head
   float scale() const { return 1.0f / std::sqrt(float(d_head)); }
   int64_t first_key(int64_t t) const {
     return window > 0 ? std::max<int64_t>(seg_start[t], t - window + 1) : int64_t(seg_start[t]);
   }
 };
+
+// The query heads of kv head g stacked for one product with their shared keys: tokens [t0, t0 + rows)
+// of x[T, n_head, d_head], heads g·group .. g·group + group - 1, copied to packed[rows · group, d_head]
+// (row (t - t0) · group + hh holds token t of head g·group + hh: one copy of group · d_head per token).
+inline void gather_group(const PackedAttention& a, const float* x, int64_t g, int64_t t0, int64_t rows,
+                         float* packed) {
+  const int64_t width = a.group() * a.d_head;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = x + (t0 + r) * a.q_stride() + g * width;
+    std::copy(src, src + width, packed + r * width);
+  }
+}
+
+// The inverse of gather_group, row i multiplied by row_scale[i] (all 1 when null).
+inline void scatter_group(const PackedAttention& a, const float* packed, const float* row_scale, int64_t g, int64_t t0,
+                          int64_t rows, float* x) {
+  const int64_t group = a.group(), d = a.d_head;
+  for (int64_t i = 0; i < rows * group; ++i) {
+    const float* src = packed + i * d;
+    float* dst = x + (t0 + i / group) * a.q_stride() + (g * group + i % group) * d;
+    const float scale = row_scale ? row_scale[i] : 1.0f;
+#pragma omp simd
+    for (int64_t c = 0; c < d; ++c) dst[c] = src[c] * scale;
+  }
+}
 
 // Checks the shapes and that seg_start describes contiguous samples (seg_start[t] is t or
 // seg_start[t - 1]); throws Error naming `op` otherwise. first_key is then non-decreasing in t.

@@ -18,8 +18,9 @@ inline void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, con
   sgemm('N', transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-// The same product on the pool: the longer of C's two sides is split into chunks of at least 64,
-// one sgemm per chunk (for the training kernels' GEMMs, whose shapes vary more than linear's).
+// The same product on the pool, one sgemm per chunk of at least 64 rows of C (or columns, when C
+// has few rows and more columns): for the training kernels' GEMMs, whose shapes vary more than
+// linear's. Row chunks keep every sgemm as wide as C (narrow column chunks run ~10-20% slower).
 void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 

@@ -15,7 +15,7 @@ namespace tunekit::ops {
 
 namespace {
 constexpr int64_t kPanelBytes = 1 << 20;  // a dequantized panel stays in the 2 MiB L2
-constexpr int64_t kMinColumns = 64;       // per sgemm call when the columns are split
+constexpr int64_t kMinColumns = 64;       // columns (or rows) per sgemm call when C is split
 }
 
 void sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
@@ -32,7 +32,7 @@ void sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alph
 
 void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (N >= M) {  // columns of C: columns of op(B)
+  if (M < N && M < 8 * kMinColumns) {  // columns of C: columns of op(B)
     parallel_for(
         N,
         [&](int64_t n0, int64_t n1) {
