@@ -83,7 +83,7 @@ class ConfigReader {
     check(j_.is_object(), origin_, ": expected a JSON object");
   }
   bool has(const char* key) const { return j_.contains(key) && !j_[key].is_null(); }
-  const json& get(const char* key) const { return j_[key]; }
+  const json& get(const char* key) const { return j_.at(key); }
   template <class T>
   T value(const char* key, T fallback) const {
     if (!has(key)) return fallback;
@@ -95,7 +95,7 @@ class ConfigReader {
   }
   // Refuses a feature we do not implement: the field is present and not its neutral value.
   void refuse_unless(bool neutral, const char* key, const char* why) const {
-    check(neutral, origin_, ": ", key, " = ", j_[key].dump(), " is not supported (", why, ")");
+    if (!neutral) fail(origin_, ": ", key, " = ", j_.at(key).dump(), " is not supported (", why, ")");
   }
   bool empty_or_null(const char* key) const { return !has(key) || j_[key].empty(); }
   const std::string& origin() const { return origin_; }
@@ -228,16 +228,17 @@ void save_peft_adapter(const LoraAdapter& adapter, const ModelConfig& model, con
   // and renamed only once both are complete.
   const std::string weights = serialize_safetensors(tensors, {{"format", "pt"}}, (dir / kWeightsFile).string());
   const std::string config = config_json(adapter).dump(2) + "\n";
-  const bool created = !std::filesystem::exists(dir);
+  std::error_code ec;
+  const bool created = !std::filesystem::exists(dir, ec);
+  std::filesystem::create_directories(dir, ec);
+  check(!ec, dir.string(), ": cannot create the adapter folder (", ec.message(), ")");
   try {
-    std::filesystem::create_directories(dir);
     AtomicFile w(dir / kWeightsFile), c(dir / kConfigFile);
     w.write(weights);
     c.write(config);
     w.commit();
     c.commit();
   } catch (...) {
-    std::error_code ec;
     if (created) std::filesystem::remove_all(dir, ec);
     throw;
   }

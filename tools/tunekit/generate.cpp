@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tunekit/adapters/peft.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/infer/generate.h"
@@ -16,7 +17,7 @@ namespace tunekit::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, tokenizer, prompt, system, quantize;
+  std::string model, tokenizer, prompt, system, quantize, adapter;
   bool chat = false, json = false, quiet = false;
   int64_t max_tokens = 256;
   int threads = 0;
@@ -39,6 +40,9 @@ void run(GenerateArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   Model model = load_model(a.model);
   if (!a.quantize.empty()) model = convert_weights(model, dtype_from_name(a.quantize));
+  std::optional<LoraAdapter> adapter;  // applied unmerged at every adapted matmul
+  if (!a.adapter.empty()) adapter = load_peft_adapter(a.adapter, model.config);
+  a.options.adapter = adapter ? &*adapter : nullptr;
   auto tok = load_tokenizer_for_model(a.model, a.tokenizer.empty() ? std::nullopt
                                                                    : std::optional<std::filesystem::path>(a.tokenizer));
   // A chat rendering carries its own special tokens (HF's apply_chat_template does not add more).
@@ -76,6 +80,7 @@ void add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt (streamed to stdout)");
   cmd->add_option("--model,-m", a->model, "HF model folder, .gguf file or llama2.c .bin checkpoint")->required();
+  cmd->add_option("--adapter,-a", a->adapter, "PEFT LoRA adapter folder to apply (unmerged) on top of the model");
   cmd->add_option("--tokenizer,-t", a->tokenizer,
                   "tokenizer.json, tokenizer.model, llama2.c tokenizer .bin or .gguf (default: the model's own)");
   cmd->add_option("--prompt,-p", a->prompt, "the prompt text (\"\" starts from BOS alone)")->required();

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   tunekit::cli::add_init(app);
   tunekit::cli::add_tokenize(app);
   tunekit::cli::add_template(app);
+  tunekit::cli::add_merge_adapter(app);
+  tunekit::cli::add_train(app);
+  tunekit::cli::add_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -9,5 +9,8 @@ void add_convert(CLI::App& app);   // convert.cpp
 void add_init(CLI::App& app);      // init.cpp
 void add_tokenize(CLI::App& app);  // tokenize.cpp
 void add_template(CLI::App& app);  // template.cpp
+void add_merge_adapter(CLI::App& app);  // merge_adapter.cpp
+void add_train(CLI::App& app);     // train.cpp
+void add_eval(CLI::App& app);      // eval.cpp
 
 }  // namespace tunekit::cli
