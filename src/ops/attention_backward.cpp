@@ -100,29 +100,31 @@ void attention_train_backward(const float* dout, const float* q, const float* k,
                               int64_t n_head, int64_t n_head_kv, int64_t d_head, int64_t window) {
   const PackedAttention a{seg_start, T, n_head, n_head_kv, d_head, window};
   check_packed_attention("attention_train_backward", a);
-  // The caller's buffers (the tasks use the pointers, not their own thread's).
+  // The caller's buffers; the tasks below must use these pointers (a thread_local named inside a
+  // task would be the worker's own).
   thread_local std::vector<float> q_buf, do_buf, dq_buf, lse_buf, d_buf;
   for (auto* buf : {&q_buf, &do_buf, &dq_buf}) buf->resize(size_t(T * n_head * d_head));
   lse_buf.resize(size_t(T * n_head));
   d_buf.resize(size_t(T * n_head));
-  const BackwardArgs b{a, k, v, q_buf.data(), do_buf.data(), lse_buf.data(), d_buf.data(), dq_buf.data(), dk, dv};
+  float *Q = q_buf.data(), *dO = do_buf.data(), *lse_packed = lse_buf.data(), *D = d_buf.data();
+  const BackwardArgs b{a, k, v, Q, dO, lse_packed, D, dq_buf.data(), dk, dv};
   const int64_t group = a.group();
   parallel_for(
       T,
       [&](int64_t t0, int64_t t1) {
         for (int64_t g = 0; g < n_head_kv; ++g) {
-          gather_group(a, q, g, t0, t1 - t0, q_buf.data() + b.matrix(g, t0));
-          gather_group(a, dout, g, t0, t1 - t0, do_buf.data() + b.matrix(g, t0));
+          gather_group(a, q, g, t0, t1 - t0, Q + b.matrix(g, t0));
+          gather_group(a, dout, g, t0, t1 - t0, dO + b.matrix(g, t0));
         }
         for (int64_t t = t0; t < t1; ++t)
           for (int64_t h = 0; h < n_head; ++h) {
-            const float *o = out + (t * n_head + h) * d_head, *dO = dout + (t * n_head + h) * d_head;
+            const float *o = out + (t * n_head + h) * d_head, *dOt = dout + (t * n_head + h) * d_head;
             float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-            for (int64_t i = 0; i < d_head; ++i) dot += o[i] * dO[i];
+            for (int64_t i = 0; i < d_head; ++i) dot += o[i] * dOt[i];
             const int64_t at = b.vector(h / group, t) + h % group;
-            d_buf[size_t(at)] = dot;
-            lse_buf[size_t(at)] = lse[t * n_head + h];
+            D[at] = dot;
+            lse_packed[at] = lse[t * n_head + h];
           }
       },
       16);
