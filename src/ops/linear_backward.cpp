@@ -17,6 +17,7 @@ namespace {
 
 constexpr int64_t kPanelBytes = 1 << 20;  // a dequantized panel stays in the 2 MiB L2
 constexpr int64_t kMinPanelColumns = 64;
+constexpr int64_t kPanelsPerThread = 4;
 constexpr int64_t kSplitReduction = 8;  // N ≥ this · max(T, K): split the reduction, not dx
 
 // dx[T, K] (+)= dy[T, N] · W[N, K] for W in a block-quantized or half dtype: each task dequantizes the
@@ -26,11 +27,11 @@ void backward_input_dequantized(const float* dy, int64_t T, const Tensor& W, flo
   const int64_t N = W.dim(0), K = W.dim(1), block = dtype_info(W.dtype).block_size;
   const size_t row_bytes = dtype_bytes(W.dtype, K);
   const DequantizeRow dequantize_row = dequantize_row_fn(W.dtype);
-  // Panel width: whole blocks, at least kMinPanelColumns, at most what fits kPanelBytes, and no
-  // wider than gives every thread a share.
-  const int64_t fit = std::max(kMinPanelColumns, kPanelBytes / (4 * N));
-  const int64_t share = (K + num_threads() - 1) / num_threads();
-  const int64_t width = std::max(block, std::min(fit, share) / block * block);
+  // Panel width: whole blocks, about kPanelsPerThread panels per thread (so that a late thread's
+  // share gets picked up), at least kMinPanelColumns and at most what fits kPanelBytes.
+  const int64_t blocks = K / block, target = kPanelsPerThread * num_threads();
+  const int64_t fit = std::max(kMinPanelColumns, kPanelBytes / (4 * N)) / block;
+  const int64_t width = block * std::max<int64_t>(1, std::min(fit, (blocks + target - 1) / target));
   const int64_t n_panels = (K + width - 1) / width;
   parallel_for(n_panels, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> panel;  // [N, width]
