@@ -37,42 +37,30 @@ ModelConfig qwen25_05b() {
   return c;
 }
 
-class RealAdapter : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::exists(test::shared_dir() / kAdapter)) return;
-    base_ = new Model(convert_weights(init_random_model(qwen25_05b(), 5), DType::BF16));
-  }
-  static void TearDownTestSuite() {
-    delete base_;
-    base_ = nullptr;
-  }
-  static Model* base_;
-};
-Model* RealAdapter::base_ = nullptr;
-
-TEST_F(RealAdapter, LoadsAndMergesAsWPlusAlphaOverRTimesBA) {
+// One test, so that ctest's process per test builds the 0.5B-parameter base once (~20 s).
+TEST(RealAdapter, LoadsMergesAsWPlusAlphaOverRTimesBAAndRunsUnmerged) {
   TUNEKIT_REQUIRE_SHARED(kAdapter);
   const auto dir = test::shared_dir() / kAdapter;
-  LoraAdapter a = load_peft_adapter(dir, base_->config);
+  const Model base = convert_weights(init_random_model(qwen25_05b(), 5), DType::BF16);
+  LoraAdapter a = load_peft_adapter(dir, base.config);
   EXPECT_EQ(a.rank, 8);
   EXPECT_EQ(a.alpha, 16);
   EXPECT_EQ(a.targets, (std::vector<LinearModule>{LinearModule::q, LinearModule::v}));
   EXPECT_EQ(a.base_model, "Qwen/Qwen2.5-0.5B-Instruct");
 
-  Model merged = merge_adapter(*base_, a);  // bf16, like the base
-  Model merged32 = merge_adapter(*base_, a, {.dtype = DType::F32});
+  Model merged = merge_adapter(base, a);  // bf16, like the base
+  Model merged32 = merge_adapter(base, a, {.dtype = DType::F32});
   // The factors straight from the file (not through load_peft_adapter).
   TensorFile file = read_safetensors(dir / "adapter_model.safetensors");
   for (int l : {0, 11, 23})
     for (LinearModule m : {LinearModule::q, LinearModule::v}) {
       const std::string stem = "base_model.model.model.layers." + std::to_string(l) + ".self_attn." + module_name(m);
       const Tensor& B = file.get(stem + ".lora_B.weight");
-      std::vector<double> want = test::merged_reference(base_->layers[l].*module_weight(m),
+      std::vector<double> want = test::merged_reference(base.layers[l].*module_weight(m),
                                                         file.get(stem + ".lora_A.weight"), B, 16.0 / 8.0);
       std::vector<float> got = test::values_of(merged.layers[l].*module_weight(m));
       std::vector<float> got32 = test::values_of(merged32.layers[l].*module_weight(m));
-      std::vector<float> w = test::values_of(base_->layers[l].*module_weight(m));
+      std::vector<float> w = test::values_of(base.layers[l].*module_weight(m));
       double worst = 0, worst32 = 0, change = 0;
       for (size_t i = 0; i < want.size(); ++i) {
         const double mag = std::max(std::fabs(want[i]), 1e-30);
@@ -87,15 +75,11 @@ TEST_F(RealAdapter, LoadsAndMergesAsWPlusAlphaOverRTimesBA) {
   // Modules without a LoRA are the base's own tensors.
   for (int l = 0; l < 24; ++l)
     for (LinearModule m : {LinearModule::k, LinearModule::o, LinearModule::gate, LinearModule::up, LinearModule::down})
-      ASSERT_EQ((merged.layers[l].*module_weight(m)).data, (base_->layers[l].*module_weight(m)).data);
-  EXPECT_EQ(merged.tok_embeddings.data, base_->tok_embeddings.data);
-  EXPECT_EQ(merged.layers[5].bq.data, base_->layers[5].bq.data);
-}
+      ASSERT_EQ((merged.layers[l].*module_weight(m)).data, (base.layers[l].*module_weight(m)).data);
+  EXPECT_EQ(merged.tok_embeddings.data, base.tok_embeddings.data);
+  EXPECT_EQ(merged.layers[5].bq.data, base.layers[5].bq.data);
 
-TEST_F(RealAdapter, UnmergedForwardEqualsMergedF32) {
-  TUNEKIT_REQUIRE_SHARED(kAdapter);
-  LoraAdapter a = load_peft_adapter(test::shared_dir() / kAdapter, base_->config);
-  Model merged = merge_adapter(*base_, a, {.dtype = DType::F32});
+  // Unmerged on the bf16 base vs the f32-merged model: the same logits.
   const std::vector<int32_t> tokens = {151643, 785, 6722, 315, 9625, 374};
   auto run = [&](const Model& m, const LoraAdapter* lora) {
     KvCache cache(m.config, int64_t(tokens.size()));
@@ -104,7 +88,7 @@ TEST_F(RealAdapter, UnmergedForwardEqualsMergedF32) {
     forward(m, tokens.data(), int64_t(tokens.size()), 0, cache, ws, logits.data(), false, lora);
     return logits;
   };
-  std::vector<float> unmerged = run(*base_, &a), want = run(merged, nullptr), plain = run(*base_, nullptr);
+  std::vector<float> unmerged = run(base, &a), want = run(merged32, nullptr), plain = run(base, nullptr);
   float diff = 0, effect = 0;
   for (size_t i = 0; i < want.size(); ++i) {
     diff = std::max(diff, std::fabs(unmerged[i] - want[i]));
