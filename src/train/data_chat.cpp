@@ -1,12 +1,14 @@
 // SampleEncoder::chat: a conversation rendered by the model's chat template, with the assistant
 // turns found by rendering incrementally, so it works for any template:
-//   before_i  = render(messages[0, i), add_generation_prompt=true)   ... up to the assistant opener
-//   through_i = render(messages[0, i])                                 ... through assistant turn i
 //   full      = render(messages)                                       what is tokenized
-// Turn i is full[|before_i|, |through_i|) (both must be prefixes of full); its content is where
-// messages[i].content appears in it. Character boundaries become token boundaries by comparing the
-// encoding of full's prefix with the encoding of full (SampleEncoder::token_boundary).
+//   through_i = render(messages[0, i])                                 ... through assistant turn i
+//   before_i  = render(messages[0, i), add_generation_prompt=true)   ... up to the assistant opener
+// Turn i ends where through_i and full part (templates may close a rendering with text that is not
+// in full, e.g. EOS or an opener) and starts where before_i and through_i part; its content is the
+// last place messages[i].content appears in between. Character positions become token positions
+// through SampleEncoder::token_boundary.
 #include <algorithm>
+#include <optional>
 
 #include "tunekit/error.h"
 #include "tunekit/tokenizer/chat_template.h"
@@ -30,15 +32,21 @@ std::string_view trim(std::string_view s) {
   return s.substr(a, s.find_last_not_of(space) + 1 - a);
 }
 
-// Characters [begin, end) of assistant turn `i` in `through` (which ends with that turn):
-// where its content appears after `start`, else (a template that rewrote it) an empty range at start.
-std::pair<size_t, size_t> content_range(const std::string& through, size_t start, const std::string& content) {
+size_t common_prefix(std::string_view a, std::string_view b) {
+  return size_t(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
+}
+
+// Characters [begin, end) of an assistant message's content: its last appearance in text[start, end)
+// (as given, else trimmed, as templates often trim it); std::nullopt where the template rewrote it.
+std::optional<std::pair<size_t, size_t>> content_range(std::string_view text, size_t start, size_t end,
+                                                       const std::string& content) {
+  std::string_view turn = text.substr(start, end - start);
   for (std::string_view needle : {std::string_view(content), trim(content)}) {
     if (needle.empty()) continue;
-    size_t at = through.find(needle, start);
-    if (at != std::string::npos) return {at, at + needle.size()};
+    size_t at = turn.rfind(needle);
+    if (at != std::string_view::npos) return std::pair{start + at, start + at + needle.size()};
   }
-  return {start, start};
+  return std::nullopt;
 }
 
 }  // namespace
@@ -76,27 +84,18 @@ Sample SampleEncoder::chat(const Json& messages, const Json& tools, size_t first
   for (size_t i = first_trainable; i < messages.size(); ++i) {
     if (!is_assistant(messages[i])) continue;
     const std::string through = render(head(messages, i + 1), tools, false);
-    check(full.starts_with(through), "the chat template renders messages[0..", i, "] differently once later "
-          "messages follow, so assistant turn ", i, " cannot be located");
-    size_t start = 0;
-    if (std::string before = render(head(messages, i), tools, true); through.starts_with(before)) {
-      start = before.size();
-    } else {  // the generation prompt differs from the rendered opener: start after the previous turn
-      std::string previous = render(head(messages, i), tools, false);
-      check(through.starts_with(previous), "the chat template renders messages[0..", i - 1,
-            "] differently once an assistant turn follows, so assistant turn ", i, " cannot be located");
-      start = previous.size();
-    }
-    auto [c0, c1] = content_range(through, start, messages[i]["content"].get<std::string>());
-    const bool found = c1 > c0;
-    size_t t0 = token_boundary(full, c0, s.tokens);
-    size_t t1 = found ? std::max(t0, token_boundary(full, c1, s.tokens)) : t0;
-    size_t t_end = std::max(t1, token_boundary(full, through.size(), s.tokens));
-    // Train the content and the turn's end up to its first stop token (the model learns to stop).
+    const size_t turn_end = common_prefix(full, through);
+    const size_t start = std::min(turn_end, common_prefix(render(head(messages, i), tools, true), through));
+    auto content = content_range(through, start, turn_end, messages[i]["content"].get<std::string>());
+    // Tokens [t0, t1) touch the content (without it in sight: the whole turn); [t1, t_end) is the
+    // rest of the turn, trained up to its first stop token so the model learns to stop.
+    const size_t t0 = token_boundary(full, content ? content->first : start, s.tokens).before;
+    const size_t t_end = std::max(t0, token_boundary(full, turn_end, s.tokens).before);
+    const size_t t1 = content ? std::clamp(token_boundary(full, content->second, s.tokens).touched, t0, t_end) : t0;
     size_t t_stop = t1;
     while (t_stop < t_end && !is_stop(s.tokens[t_stop])) ++t_stop;
     const bool stopped = t_stop < t_end;
-    size_t t_last = stopped ? t_stop + 1 : (found ? t1 : t_end);
+    const size_t t_last = stopped ? t_stop + 1 : (content ? t1 : t_end);
     std::fill(s.weights.begin() + std::ptrdiff_t(t0), s.weights.begin() + std::ptrdiff_t(t_last), 1.0f);
     if (!stopped && i + 1 == messages.size() && eos_ >= 0) {  // the template closes no turn: add EOS
       s.tokens.push_back(eos_);

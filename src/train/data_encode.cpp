@@ -19,14 +19,16 @@ SampleEncoder::SampleEncoder(const Tokenizer& tok, const ChatTemplate* chat, dou
 
 std::vector<int32_t> SampleEncoder::encode(std::string_view text) const { return tok_.encode(text, false); }
 
-size_t SampleEncoder::token_boundary(const std::string& full_text, size_t chars,
-                                     const std::vector<int32_t>& full_tokens) const {
-  if (chars == 0) return 0;
-  if (chars >= full_text.size()) return full_tokens.size();
+SampleEncoder::Boundary SampleEncoder::token_boundary(const std::string& full_text, size_t chars,
+                                                      const std::vector<int32_t>& full_tokens) const {
+  if (chars == 0) return {0, 0};
+  if (chars >= full_text.size()) return {full_tokens.size(), full_tokens.size()};
   std::vector<int32_t> prefix = encode(std::string_view(full_text).substr(0, chars));
-  auto p = std::mismatch(prefix.begin(), prefix.end(), full_tokens.begin(), full_tokens.end()).first;
   // The common tokens spell a prefix of full_text[0, chars): each lies wholly before the boundary.
-  return size_t(p - prefix.begin());
+  // Where the prefix's own encoding goes on, the next full token starts before the boundary too.
+  auto p = std::mismatch(prefix.begin(), prefix.end(), full_tokens.begin(), full_tokens.end()).first;
+  const size_t before = size_t(p - prefix.begin());
+  return {before, std::min(full_tokens.size(), before + (p != prefix.end()))};
 }
 
 bool SampleEncoder::is_stop(int32_t id) const {
@@ -52,7 +54,7 @@ Sample SampleEncoder::completion(const std::string& prompt, const std::string& c
   const std::string full = prompt + completion;
   Sample s;
   s.tokens = encode(full);
-  size_t boundary = token_boundary(full, prompt.size(), s.tokens);
+  const size_t boundary = token_boundary(full, prompt.size(), s.tokens).before;
   s.weights.assign(s.tokens.size(), 1.0f);
   std::fill(s.weights.begin(), s.weights.begin() + std::ptrdiff_t(boundary), prompt_weight_);
   if (eos_ >= 0) {

@@ -36,9 +36,13 @@ class SampleEncoder {
 
  private:
   std::vector<int32_t> encode(std::string_view text) const;  // no special tokens added
-  // Index of the first token of `full_tokens` (the encoding of full_text) that is not wholly inside
-  // full_text[0, chars): the length of the common prefix of encode(full_text[0, chars)) and it.
-  size_t token_boundary(const std::string& full_text, size_t chars, const std::vector<int32_t>& full_tokens) const;
+  // Where character `chars` of full_text falls among full_tokens (its encoding): `before` tokens lie
+  // wholly before it (the common prefix of encode(full_text[0, chars)) and full_tokens); `touched`
+  // adds the token that straddles it, if one does.
+  struct Boundary {
+    size_t before, touched;
+  };
+  Boundary token_boundary(const std::string& full_text, size_t chars, const std::vector<int32_t>& full_tokens) const;
   std::string render(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
                      bool add_generation_prompt) const;
   bool is_stop(int32_t id) const;
