@@ -9,6 +9,9 @@
 //      Mistral's sliding window is not applied by llama.cpp's `llama` architecture: that model is
 //      compared with the no-window expectation from lib/reference.mjs (itself checked against every
 //      golden first). Then the f16 / bf16 / q8_0 / q4_0 outputs: bytes vs llama.cpp's own encoders.
+//   3. LoRA: a random PEFT adapter (lib/peft.mjs) exported by `tunekit merge-adapter --lora-gguf` and
+//      applied by llama.cpp at run time: golden models vs lib/reference.mjs on the merged weights,
+//      stories260K greedy vs `tunekit generate --adapter`.
 // node-llama-cpp 3.21 exposes no raw logits, only the full next-token probability distribution
 // (with the default greedy options it is the softmax over the whole vocabulary); log-probabilities
 // are logits minus one constant per position, so everything is compared in that form.
@@ -22,6 +25,7 @@ import {getLlama, LlamaLogLevel, readGgufFileInfo} from "node-llama-cpp";
 import {forward, hfWindow, loadHfModel} from "./lib/reference.mjs";
 import {encodeTensor, GGML_TYPE_NAMES} from "./lib/ggml_quants.mjs";
 import {readSafetensors} from "./lib/safetensors.mjs";
+import {mergeAdapter, randomAdapter, writePeftFolder} from "./lib/peft.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = {root: resolve(here, ".."), shared: null, tunekit: null, work: null};
@@ -87,12 +91,13 @@ async function load(path) {
   }
 }
 
-async function newSequence(model, contextSize) {
+async function newSequence(model, contextSize, loraPath = null) {
   // f32 KV cache (the default is f16, which would round keys and values) and no flash attention,
   // so that llama.cpp computes in f32 throughout, like transformers and tunekit.
   const context = await model.createContext({
     contextSize, sequences: 1, batchSize: contextSize, flashAttention: false,
     experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32", threads: 1,
+    lora: loraPath ? {adapters: [{filePath: loraPath, scale: 1}]} : undefined,
   });
   return {context, sequence: context.getSequence()};
 }
@@ -317,17 +322,18 @@ function maxAbsDiff(a, b) {
 
 // llama.cpp's next-token log-probabilities for `ids`: every position in one batch ([T * V]), and
 // the last token decoded alone after prefilling the others (the KV-cache path, [V]).
-async function llamaLogProbs(gguf, ids, V) {
+// loraPath: a LoRA GGUF that llama.cpp applies on top (unmerged).
+async function llamaLogProbs(gguf, ids, V, loraPath = null) {
   const model = await load(gguf);
   const arch = model.fileInfo.metadata.general.architecture;
   const ggufWindow = model.fileInfo.metadata[arch]?.attention?.sliding_window ?? null;
   const T = ids.length;
-  let {context, sequence} = await newSequence(model, 64);
+  let {context, sequence} = await newSequence(model, 64, loraPath);
   const outs = await sequence.controlledEvaluate(ids.map((id) => [id, NEXT]));
   await context.dispose();
   const full = new Float64Array(T * V);
   outs.forEach((o, t) => full.set(logProbs(o, V), t * V));
-  ({context, sequence} = await newSequence(model, 64));
+  ({context, sequence} = await newSequence(model, 64, loraPath));
   await sequence.controlledEvaluate(ids.slice(0, T - 1));
   const [last] = await sequence.controlledEvaluate([[ids[T - 1], NEXT]]);
   await context.dispose();
@@ -397,8 +403,65 @@ async function checkGoldenTypes(goldens, tokPath) {
   }
 }
 
+// ---- 3. LoRA adapters -------------------------------------------------------------------------------
+// A random adapter on all 7 linear modules of every layer, written as a PEFT folder by lib/peft.mjs
+// (not by tunekit); `tunekit merge-adapter --lora-gguf` turns it into llama.cpp's LoRA GGUF, which
+// llama.cpp applies at run time on top of the f32 base GGUF of sections 1 and 2.
+const LORA = {rank: 4, alpha: 6, bScale: 0.1, seed: 2024};
+
+function exportLora(model, tokPath, config, name, options) {
+  const adapter = randomAdapter(config, options);
+  const peft = join(args.work, `${name}-lora`), loraGguf = join(args.work, `${name}-lora.gguf`);
+  writePeftFolder(peft, adapter);
+  tunekit("merge-adapter", "--model", model, "--tokenizer", tokPath, "--adapter", peft, "--lora-gguf", loraGguf);
+  return {adapter, peft, loraGguf};
+}
+
+// llama.cpp (base GGUF + LoRA GGUF) vs lib/reference.mjs on the base with the adapter merged in float64.
+async function checkLoraGolden(g, tokPath) {
+  const dir = join(GOLDEN, g.name), hf = loadHfModel(dir), T = g.ids.length;
+  const {adapter, loraGguf} = exportLora(dir, tokPath, hf.config, g.name, LORA);
+  const {full, step} = await llamaLogProbs(g.gguf, g.ids, g.V, loraGguf);
+  const merged = forward(mergeAdapter(hf, adapter), g.ids, {window: null}).flatMap((r) => Array.from(r));
+  const expected = logSoftmaxRows(Float64Array.from(merged), g.V);
+  const dFull = maxAbsDiff(full, expected), dStep = maxAbsDiff(step, expected.subarray((T - 1) * g.V));
+  record(`${g.name} + LoRA GGUF: llama.cpp log-probabilities vs the merged model (tol ${LOGIT_TOL})`,
+         dFull <= LOGIT_TOL && dStep <= LOGIT_TOL,
+         `r ${LORA.rank}, alpha ${LORA.alpha}, 7 modules; all ${T} positions ${dFull.toExponential(2)}, last via KV cache ` +
+         `${dStep.toExponential(2)} (the adapter moves them by up to ${maxAbsDiff(full, g.expected).toExponential(2)})`);
+  return {name: g.name, max_abs_diff_all: dFull, max_abs_diff_step: dStep};
+}
+
+// stories260K: llama.cpp's greedy decoding with the LoRA vs tunekit's, which applies the PEFT folder unmerged.
+async function checkLoraStories() {
+  const hfDir = join(args.work, "stories260K-hf");  // for config.json (the shapes)
+  const tok = join(STORIES, "tok512.bin"), bin = join(STORIES, "stories260K.bin");
+  tunekit("convert", "--model", bin, "--tokenizer", tok, "--out", hfDir);
+  const config = JSON.parse(readFileSync(join(hfDir, "config.json"), "utf8"));
+  const {peft, loraGguf} = exportLora(bin, tok, config, "stories260K", {...LORA, bScale: 0.05});
+  const model = await load(join(args.work, "stories260K-f32.gguf"));
+  const {context, sequence} = await newSequence(model, 256, loraGguf);
+  const generated = [];
+  let token = model.tokens.bos;
+  for (let step = 0; step < reference.steps; step++) {
+    const [out] = await sequence.controlledEvaluate([[token, NEXT]]);
+    token = argmax(logProbs(out, 512));
+    generated.push(token);
+  }
+  await context.dispose();
+  await model.dispose();
+  const ours = JSON.parse(tunekit("generate", "--model", bin, "--tokenizer", tok, "--adapter", peft, "--prompt", "",
+                                  "--max-tokens", String(reference.steps), "--temperature", "0", "--no-eos-stop",
+                                  "--json", "--quiet", "--threads", "1")).tokens;
+  const agree = leadingAgreement(generated, ours), baseAgree = leadingAgreement(generated, reference.generated_ids);
+  record(`stories260K + LoRA GGUF: llama.cpp greedy ${reference.steps} vs tunekit generate --adapter (unmerged)`,
+         agree === reference.steps && baseAgree < reference.steps,
+         `${agree}/${reference.steps} leading tokens agree (without the adapter only the first ${baseAgree} would)`);
+  return {llama_cpp_ids: generated, tunekit_ids: ours, agree};
+}
+
 // ---- run --------------------------------------------------------------------------------------------
-const report = {llama_cpp: release, stories260K: [], golden: []};
+const report = {llama_cpp: release, stories260K: [], golden: [], lora: []};
 const t0 = Date.now();
 try {
   if (!existsSync(join(STORIES, "stories260K.bin"))) {
@@ -413,6 +476,8 @@ try {
   for (const name of ["llama_gqa_tied", "llama_gqa_tied_bf16", "mistral_swa", "qwen2_bias", "llama3_rope", "llama_linear_rope"])
     goldens.push(await checkGolden(name, tok120));
   report.golden = goldens.map(({ids, V, expected, gguf, ...rest}) => rest);
+  for (const g of goldens.filter((x) => x.window == null)) report.lora.push(await checkLoraGolden(g, tok120));
+  if (existsSync(join(STORIES, "stories260K.bin"))) report.lora.push(await checkLoraStories());
   const worst = Math.max(...referenceDiffs.map(([, d]) => d));
   record(`lib/reference.mjs (float64 JS forward pass) vs all ${referenceDiffs.length} goldens`, worst <= LOGIT_TOL,
          referenceDiffs.map(([n, d]) => `${n} ${d.toExponential(2)}`).join(", "));
