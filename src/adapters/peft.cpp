@@ -274,6 +274,11 @@ LoraAdapter load_peft_adapter(const std::filesystem::path& dir, const ModelConfi
     Tensor& slot = f->is_b ? p.B : p.A;
     check(slot.empty(), origin, ": two tensors for ", lora_weight_name(f->layer, f->module, f->is_b),
           " (more than one adapter in the file?)");
+    const auto [d_out, d_in] = module_shape(model, f->module);
+    const std::vector<int64_t> want = f->is_b ? std::vector<int64_t>{d_out, a.rank} : std::vector<int64_t>{a.rank, d_in};
+    check(t.shape == want, origin, ": tensor '", name, "' has shape ", t.shape_str(), ", expected [", want[0], ", ",
+          want[1], "] (r = ", a.rank, " from adapter_config.json; this model's ", module_name(f->module), " is [", d_out,
+          ", ", d_in, "])");
     slot = to_owned_f32(t, origin, name);
     used[size_t(f->module)] = true;
   }

@@ -171,8 +171,9 @@ TEST(Peft, UnsupportedFeaturesAreClearErrors) {
   EXPECT_NE(e.find("adapter_config.json: target module 'embed_tokens' is not supported"), std::string::npos) << e;
   EXPECT_NE(e.find("q_proj, k_proj"), std::string::npos) << e;
   e = with_config("r", 8);  // the tensors have rank 4
-  EXPECT_NE(e.find("adapter_model.safetensors: model.layers.0.self_attn.q_proj.lora_A.weight has shape [4, 256], "
-                   "expected [8, 256]"), std::string::npos) << e;
+  EXPECT_NE(e.find("adapter_model.safetensors: tensor 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight' "
+                   "has shape [4, 256], expected [8, 256] (r = 8 from adapter_config.json; this model's q_proj is "
+                   "[256, 256])"), std::string::npos) << e;
   e = with_config("layers_to_transform", {0});
   EXPECT_NE(e.find("is for layer 1, which layers_to_transform does not list"), std::string::npos) << e;
   e = with_config("layers_to_transform", 5);
