@@ -1,0 +1,217 @@
+// bench_train_ops: the training kernels (tunekit/ops/backward.h) on SmolLM2-135M shapes (d_model 576,
+// 9 heads / 3 kv heads of 64, d_ff 1536, vocabulary 49152) for one step of T tokens. One JSON object
+// per line; GFLOP/s count the products' multiply-adds (2 flops each) that the op needs, not the
+// ones a kernel recomputes:
+//   linear        forward (ops::linear), backward_input (dx = dy·W) and backward_weight (dW += dyᵀ·x) on
+//                 the q/o, gate/up and down matrices and a rank-16 LoRA pair, f32
+//   attention     forward and backward over 4 packed rows of 256 tokens and over one sequence of T;
+//                 causal pairs p = Σ L(L+1)/2 per head: forward 4·d·p, backward 10·d·p (the
+//                 flash-attention count: five products; this kernel recomputes scores in both of its
+//                 passes, seven products)
+//   cross_entropy loss only, loss + dh (frozen tied output matrix, the LoRA case), loss + dh + dW
+//   elementwise   rmsnorm, swiglu and rope backward in GB/s of the bytes they must move
+// Wall-clock figures need a quiet machine; gflops_per_cpu_second with --threads 1 does not.
+//   bench_train_ops [--threads 2] [--T 1024] [--reps 5] [--only linear,attention,cross_entropy,elementwise]
+#include <CLI/CLI.hpp>
+
+#include <time.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "tunekit/core/parallel.h"
+#include "tunekit/ops/backward.h"
+#include "tunekit/ops/ops.h"
+
+namespace {
+
+using namespace tunekit;
+using bench::median;
+using bench::now_seconds;
+using bench::print_json_line;
+
+struct Options {
+  int threads = 2;
+  int64_t T = 1024;
+  int reps = 5;
+  std::vector<std::string> only;  // bench names to run; empty: all
+  bool runs(const std::string& name) const { return only.empty() || std::count(only.begin(), only.end(), name); }
+};
+
+double process_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// Seconds per call, the median and best of reps timed calls after one untimed call: wall clock, and
+// the CPU time of the whole process (spinning pool threads included). With --threads 1 the CPU
+// figure is the kernel's speed on one core whatever else the machine runs.
+struct Timing {
+  double median_s = 0, best_s = 0, cpu_median_s = 0;
+};
+template <class Fn>
+Timing time_it(int reps, const Fn& fn) {
+  fn();
+  std::vector<double> wall, cpu;
+  for (int i = 0; i < std::max(reps, 1); ++i) {
+    const double t0 = now_seconds(), c0 = process_cpu_seconds();
+    fn();
+    wall.push_back(now_seconds() - t0);
+    cpu.push_back(process_cpu_seconds() - c0);
+  }
+  return {median(wall), *std::min_element(wall.begin(), wall.end()), median(cpu)};
+}
+
+// Uniform values in [-scale, scale) (the values do not affect speed).
+std::vector<float> random_values(int64_t n, float scale, uint64_t seed) {
+  std::vector<float> v(static_cast<size_t>(n));
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (float& x : v) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    x = scale * (float(s >> 40) / float(1 << 23) - 1.0f);
+  }
+  return v;
+}
+
+Tensor f32_tensor(std::vector<int64_t> shape, float scale, uint64_t seed) {
+  Tensor t = Tensor::zeros(DType::F32, std::move(shape));
+  const auto v = random_values(t.numel(), scale, seed);
+  std::copy(v.begin(), v.end(), t.as<float>());
+  return t;
+}
+
+void print(const Options& o, const std::string& bench, const std::string& what, double flops, const Timing& t,
+           nlohmann::ordered_json extra = nlohmann::ordered_json::object()) {
+  nlohmann::ordered_json line = {{"bench", bench}, {"what", what}, {"T", o.T}, {"threads", num_threads()}};
+  line.update(extra);
+  line["ms_median"] = t.median_s * 1e3;
+  line["ms_best"] = t.best_s * 1e3;
+  line["gflops_median"] = flops / t.median_s / 1e9;
+  line["gflops_best"] = flops / t.best_s / 1e9;
+  line["gflops_per_cpu_second"] = flops / t.cpu_median_s / 1e9;
+  print_json_line(line);
+}
+
+void bench_linear(const Options& o) {
+  struct Shape {
+    const char* name;
+    int64_t N, K;
+  };
+  for (Shape s : {Shape{"q/o", 576, 576}, Shape{"gate/up", 1536, 576}, Shape{"down", 576, 1536},
+                  Shape{"lora_a r16", 16, 576}, Shape{"lora_b r16", 576, 16}}) {
+    const Tensor W = f32_tensor({s.N, s.K}, 0.05f, 1);
+    const auto x = random_values(o.T * s.K, 1.0f, 2), dy = random_values(o.T * s.N, 1.0f, 3);
+    std::vector<float> y(size_t(o.T * s.N)), dx(size_t(o.T * s.K)), dW(size_t(s.N * s.K));
+    const double flops = 2.0 * double(o.T * s.N * s.K);
+    const nlohmann::ordered_json shape = {{"N", s.N}, {"K", s.K}};
+    print(o, "linear", std::string("forward ") + s.name, flops,
+          time_it(o.reps, [&] { ops::linear(x.data(), o.T, W, nullptr, y.data()); }), shape);
+    print(o, "linear", std::string("backward_input ") + s.name, flops,
+          time_it(o.reps, [&] { ops::linear_backward_input(dy.data(), o.T, W, dx.data(), false); }), shape);
+    print(o, "linear", std::string("backward_weight ") + s.name, flops,
+          time_it(o.reps, [&] { ops::linear_backward_weight(dy.data(), x.data(), o.T, s.N, s.K, dW.data(), true); }),
+          shape);
+  }
+}
+
+void bench_attention(const Options& o) {
+  const int64_t n_head = 9, n_head_kv = 3, d = 64, T = o.T;
+  const auto q = random_values(T * n_head * d, 1.0f, 4), k = random_values(T * n_head_kv * d, 1.0f, 5),
+             v = random_values(T * n_head_kv * d, 1.0f, 6), dout = random_values(T * n_head * d, 1.0f, 7);
+  std::vector<float> out(q.size()), lse(size_t(T * n_head)), dq(q.size()), dk(k.size()), dv(v.size());
+  for (int64_t row_len : {int64_t(256), T}) {
+    std::vector<int32_t> seg(static_cast<size_t>(T));
+    double pairs = 0;
+    for (int64_t t = 0; t < T; ++t) {
+      seg[size_t(t)] = int32_t(t / row_len * row_len);
+      pairs += double(t - seg[size_t(t)] + 1);
+    }
+    const std::string layout = std::to_string(T / row_len) + " x " + std::to_string(row_len);
+    const nlohmann::ordered_json extra = {{"layout", layout}, {"heads", "9/3x64"}};
+    print(o, "attention", "forward", 4.0 * d * pairs * n_head, time_it(o.reps, [&] {
+            ops::attention_train_forward(q.data(), k.data(), v.data(), seg.data(), out.data(), lse.data(), T, n_head,
+                                         n_head_kv, d);
+          }),
+          extra);
+    print(o, "attention", "backward", 10.0 * d * pairs * n_head, time_it(o.reps, [&] {
+            ops::attention_train_backward(dout.data(), q.data(), k.data(), v.data(), out.data(), lse.data(),
+                                          seg.data(), dq.data(), dk.data(), dv.data(), T, n_head, n_head_kv, d);
+          }),
+          extra);
+  }
+}
+
+void bench_cross_entropy(const Options& o) {
+  const int64_t V = 49152, C = 576, T = o.T;
+  const Tensor W = f32_tensor({V, C}, 0.05f, 8);
+  const auto h = random_values(T * C, 1.0f, 9);
+  std::vector<int32_t> targets(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) targets[size_t(t)] = int32_t((t * 7919) % V);
+  std::vector<float> dh(size_t(T * C)), dW(size_t(V * C));
+  const double gemm = 2.0 * double(T * V * C);
+  const nlohmann::ordered_json extra = {{"V", V}, {"C", C}, {"chunk_rows", 256}};
+  print(o, "cross_entropy", "loss", gemm, time_it(o.reps, [&] {
+          ops::cross_entropy_loss(h.data(), W, targets.data(), nullptr, T, 0.0f, nullptr, nullptr);
+        }),
+        extra);
+  print(o, "cross_entropy", "loss + dh", 2 * gemm, time_it(o.reps, [&] {
+          ops::cross_entropy_loss(h.data(), W, targets.data(), nullptr, T, 1.0f, dh.data(), nullptr);
+        }),
+        extra);
+  print(o, "cross_entropy", "loss + dh + dW", 3 * gemm, time_it(o.reps, [&] {
+          ops::cross_entropy_loss(h.data(), W, targets.data(), nullptr, T, 1.0f, dh.data(), dW.data());
+        }),
+        extra);
+}
+
+// GB/s of the bytes an element-wise backward must read and write.
+void print_bandwidth(const Options& o, const std::string& what, double bytes, const Timing& t) {
+  print_json_line({{"bench", "elementwise"}, {"what", what}, {"T", o.T}, {"threads", num_threads()},
+                   {"ms_median", t.median_s * 1e3}, {"gbs_median", bytes / t.median_s / 1e9}});
+}
+
+void bench_elementwise(const Options& o) {
+  const int64_t T = o.T, C = 576, F = 1536, n_head = 9, d = 64;
+  const auto x = random_values(T * F, 1.0f, 10), w = random_values(F, 1.0f, 11), dy = random_values(T * F, 1.0f, 12),
+             up = random_values(T * F, 1.0f, 13);
+  std::vector<float> rstd(static_cast<size_t>(T), 1.0f), dx(size_t(T * F)), dw(static_cast<size_t>(C)), dup(size_t(T * F));
+  print_bandwidth(o, "rmsnorm_backward [T, 576] with dw", 4.0 * 4 * T * C, time_it(o.reps, [&] {
+                    ops::rmsnorm_backward(dy.data(), x.data(), w.data(), rstd.data(), dx.data(), dw.data(), T, C);
+                  }));
+  print_bandwidth(o, "swiglu_backward [T, 1536]", 5.0 * 4 * T * F, time_it(o.reps, [&] {
+                    ops::swiglu_backward(dy.data(), x.data(), up.data(), dx.data(), dup.data(), T * F);
+                  }));
+  std::vector<int32_t> pos(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) pos[size_t(t)] = int32_t(t % 256);
+  const auto inv_freq = ops::rope_inv_freq({}, d);
+  print_bandwidth(o, "rope_backward [T, 9, 64]", 2.0 * 4 * T * n_head * d, time_it(o.reps, [&] {
+                    ops::rope_backward(dx.data(), T, n_head, d, pos.data(), inv_freq.data());
+                  }));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"tunekit training-kernel benchmarks (JSON lines)"};
+  app.add_option("--threads", o.threads, "threads (default 2)");
+  app.add_option("--T", o.T, "tokens per step (default 1024; a multiple of 256)");
+  app.add_option("--reps", o.reps, "timed repetitions per figure");
+  app.add_option("--only", o.only, "run only these benches (linear, attention, cross_entropy, elementwise)")
+      ->delimiter(',');
+  CLI11_PARSE(app, argc, argv);
+  if (o.T <= 0 || o.T % 256 != 0) {
+    std::cerr << "bench_train_ops: --T " << o.T << " must be a positive multiple of 256\n";
+    return 2;
+  }
+  set_num_threads(o.threads);
+  print_json_line({{"bench", "machine"}, {"info", bench::machine_info()}});
+  if (o.runs("linear")) bench_linear(o);
+  if (o.runs("attention")) bench_attention(o);
+  if (o.runs("cross_entropy")) bench_cross_entropy(o);
+  if (o.runs("elementwise")) bench_elementwise(o);
+  return 0;
+}
