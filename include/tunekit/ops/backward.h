@@ -35,7 +35,8 @@ void rope_backward(float* dx, int64_t T, int64_t n_head, int64_t d_head, const i
 // attends to tokens s with seg_start[t] <= s <= t (and s > t - window when window > 0), where
 // seg_start[t] is the flat index of the first token of t's sample (so nothing crosses a sample or
 // row boundary). Scale 1/sqrt(d_head). Writes out[T, n_head, d_head] and lse[T, n_head] (the
-// log-sum-exp of the scaled scores, for backward).
+// log-sum-exp of the scaled scores, for backward). Throws unless every seg_start[t] is t or
+// seg_start[t - 1] (samples are contiguous runs of tokens).
 void attention_train_forward(const float* q, const float* k, const float* v, const int32_t* seg_start, float* out,
                              float* lse, int64_t T, int64_t n_head, int64_t n_head_kv, int64_t d_head,
                              int64_t window = 0);
