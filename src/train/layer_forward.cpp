@@ -8,6 +8,10 @@
 
 namespace tunekit::train {
 
+void grow(std::vector<float>& v, int64_t n) {
+  if (int64_t(v.size()) < n) v.resize(size_t(n));
+}
+
 void LayerActs::reserve(const ModelConfig& c, int64_t T, int64_t rank) {
   for (auto* v : {&rstd1, &rstd2}) grow(*v, T);
   for (auto* v : {&q, &att}) grow(*v, T * c.d_q());

@@ -1,8 +1,6 @@
 // Linear modules for training: y = x·Wᵀ + bias + scale · (drop(x)·Aᵀ)·Bᵀ, its backward, and the LoRA
 // dropout masks (inverted dropout on the input of A, drawn by a counter-based hash so that a
 // checkpointed recompute and the backward see the same masks without storing them).
-#include <algorithm>
-
 #include "train/layer.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/ops/backward.h"
@@ -42,10 +40,6 @@ uint64_t dropout_key(uint64_t seed, int layer, LinearModule m) {
 
 void apply_dropout(const float* x, int64_t T, int64_t K, double p, uint64_t key, float* xd) {
   masked_scale(x, T, K, p, key, xd, false);
-}
-
-void grow(std::vector<float>& v, int64_t n) {
-  if (int64_t(v.size()) < n) v.resize(size_t(n));
 }
 
 void linear_forward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* x,

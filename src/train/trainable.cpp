@@ -1,9 +1,9 @@
 // Trainable: which tensors are trained (LoRA A/B, or every weight for full fine-tuning), laid out in
 // one flat f32 values buffer (the model's or adapter's tensors become views into it) with a gradient
 // buffer of the same layout. The step itself (forward/backward) is in trainable_step.cpp.
-#include <cstring>
+#include <algorithm>
 #include <set>
-#include <unordered_map>
+#include <string>
 
 #include "train/trainable_state.h"
 #include "tunekit/error.h"
