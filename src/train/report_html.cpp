@@ -36,7 +36,7 @@ std::string fmt(double x) {
   return buf;
 }
 
-std::string value_text(const nlohmann::json& v) {
+std::string value_text(const nlohmann::ordered_json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_float()) return fmt(v.get<double>());
   return v.dump();
@@ -68,8 +68,9 @@ std::string svg_chart(const std::string& title, const std::vector<Series>& serie
     }
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
-    << ' ' << H << "\" role=\"img\" aria-label=\"" << escape(title) << "\">\n"
-    << "<text x=\"" << left << "\" y=\"18\" class=\"t\">" << escape(title) << "</text>\n";
+    << ' ' << H << "\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"" << escape(title)
+    << "\">\n"
+    << "<text x=\"" << left << "\" y=\"18\" font-size=\"13\" font-weight=\"600\">" << escape(title) << "</text>\n";
   if (x0 > x1) return o.str() + "<text x=\"" + fmt(W / 2) + "\" y=\"" + fmt(H / 2) + "\">no data</text></svg>\n";
   if (x1 == x0) x1 = x0 + 1;
   if (y1 == y0) y0 -= 0.5, y1 += 0.5;
@@ -79,18 +80,22 @@ std::string svg_chart(const std::string& title, const std::vector<Series>& serie
   auto py = [&](double y) { return top + (y1 - y) / (y1 - y0) * (H - top - bottom); };
   // Axes, grid and tick labels.
   o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << W - left - right << "\" height=\""
-    << H - top - bottom << "\" class=\"f\"/>\n";
+    << H - top - bottom << "\" fill=\"#fff\" stroke=\"#999\"/>\n";
   double ys = tick_step(y0, y1, 5);
-  for (double y = std::ceil(y0 / ys) * ys; y <= y1; y += ys)
+  for (double k = std::ceil(y0 / ys); k * ys <= y1; ++k) {
+    const double y = k == 0 ? 0.0 : k * ys;  // whole multiples: no "-0" or 1e-19 labels
     o << "<line x1=\"" << left << "\" x2=\"" << W - right << "\" y1=\"" << py(y) << "\" y2=\"" << py(y)
-      << "\" class=\"g\"/><text x=\"" << left - 6 << "\" y=\"" << py(y) + 4 << "\" class=\"yl\">" << fmt(y)
+      << "\" stroke=\"#e4e4e4\"/><text x=\"" << left - 6 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">" << fmt(y)
       << "</text>\n";
+  }
   double xs = std::max(1.0, tick_step(x0, x1, 8));
-  for (double x = std::ceil(x0 / xs) * xs; x <= x1; x += xs)
+  for (double k = std::ceil(x0 / xs); k * xs <= x1; ++k) {
+    const double x = k * xs;
     o << "<line x1=\"" << px(x) << "\" x2=\"" << px(x) << "\" y1=\"" << top << "\" y2=\"" << H - bottom
-      << "\" class=\"g\"/><text x=\"" << px(x) << "\" y=\"" << H - bottom + 16 << "\" class=\"xl\">" << fmt(x)
+      << "\" stroke=\"#e4e4e4\"/><text x=\"" << px(x) << "\" y=\"" << H - bottom + 16 << "\" text-anchor=\"middle\">" << fmt(x)
       << "</text>\n";
-  o << "<text x=\"" << (left + W - right) / 2 << "\" y=\"" << H - 6 << "\" class=\"xl\">step</text>\n";
+  }
+  o << "<text x=\"" << (left + W - right) / 2 << "\" y=\"" << H - 6 << "\" text-anchor=\"middle\">step</text>\n";
   // Series and legend.
   double legend_x = W - right - 8;
   for (auto s = series.rbegin(); s != series.rend(); ++s) {
@@ -101,7 +106,8 @@ std::string svg_chart(const std::string& title, const std::vector<Series>& serie
     if (s->markers)
       for (auto [x, y] : s->points)
         o << "<circle cx=\"" << fmt(px(x)) << "\" cy=\"" << fmt(py(y)) << "\" r=\"3\" fill=\"" << s->color << "\"/>\n";
-    o << "<text x=\"" << legend_x << "\" y=\"18\" class=\"lg\" fill=\"" << s->color << "\">" << escape(s->name)
+    o << "<text x=\"" << legend_x << "\" y=\"18\" text-anchor=\"end\" font-weight=\"600\" fill=\"" << s->color << "\">"
+      << escape(s->name)
       << "</text>\n";
     legend_x -= 12 + 8 * double(s->name.size());
   }
@@ -109,7 +115,7 @@ std::string svg_chart(const std::string& title, const std::vector<Series>& serie
   return o.str();
 }
 
-std::string table(const nlohmann::json& flat) {
+std::string table(const nlohmann::ordered_json& flat) {
   std::ostringstream o;
   o << "<table>\n";
   for (const auto& [k, v] : flat.items())
@@ -118,12 +124,12 @@ std::string table(const nlohmann::json& flat) {
   return o.str();
 }
 
+// The page's style; the charts carry their own attributes, so they also render as standalone SVG.
 constexpr const char* kStyle = R"(body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:760px}
 h1{font-size:1.3em}h2{font-size:1.1em;margin-top:1.5em}
 table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #ccc;padding:2px 8px;text-align:left}
 th{background:#f4f4f4;font-weight:600}
-svg text{font-size:11px;font-family:sans-serif}.t{font-weight:600;font-size:13px}.f{fill:#fff;stroke:#999}
-.g{stroke:#e4e4e4}.yl{text-anchor:end}.xl{text-anchor:middle}.lg{text-anchor:end;font-weight:600})";
+)";
 
 }  // namespace
 
@@ -134,10 +140,10 @@ std::string render_report_html(const ReportInput& in) {
     const double x = double(m.step);
     if (std::isfinite(m.loss) && !m.skipped) train.points.push_back({x, m.loss});
     if (m.val_loss && std::isfinite(*m.val_loss)) val.points.push_back({x, *m.val_loss});
+    if (m.step == 0) continue;  // the validation before training has no step figures
     lr.points.push_back({x, m.lr});
     if (std::isfinite(m.grad_norm)) norm.points.push_back({x, m.grad_norm});
   }
-  // A validation figure at step 0 (before training) is drawn with the others.
   std::ostringstream o;
   o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << escape(in.title)
     << "</title>\n<style>" << kStyle << "</style></head><body>\n<h1>" << escape(in.title) << "</h1>\n"

@@ -237,10 +237,11 @@ struct Run {
     message("step " + std::to_string(step) + ": saved " + dir.string());
   }
 
-  nlohmann::json summary(const TrainResult& r) const {
-    auto opt = [](const std::optional<double>& x) { return x ? nlohmann::json(*x) : nlohmann::json(nullptr); };
-    auto ppl = [](const std::optional<double>& x) { return x ? nlohmann::json(std::exp(*x)) : nlohmann::json(nullptr); };
-    return {{"steps", r.steps},
+  nlohmann::ordered_json summary(const TrainResult& r) const {
+    using J = nlohmann::ordered_json;
+    auto opt = [](const std::optional<double>& x) { return x ? J(*x) : J(nullptr); };
+    auto ppl = [](const std::optional<double>& x) { return x ? J(std::exp(*x)) : J(nullptr); };
+    return J{{"steps", r.steps},
             {"skipped_steps", r.skipped_steps},
             {"final_train_loss", r.final_loss},
             {"val_loss_before", opt(r.val_loss_before)},
@@ -262,7 +263,7 @@ struct Run {
     ReportInput in;
     in.title = "tunekit train: " + fs::path(cfg.model).filename().string() + ", " + cfg.method +
                (cfg.method == "lora" ? " r=" + std::to_string(cfg.lora_r) : "");
-    in.config = cfg_json;
+    in.config = nlohmann::ordered_json::parse(cfg_json.dump());
     in.metrics = metrics;
     in.summary = summary(r);
     write_report_html(out / "report.html", in);

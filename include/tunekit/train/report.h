@@ -34,9 +34,9 @@ std::vector<StepMetrics> read_metrics_jsonl(const std::filesystem::path& path);
 
 struct ReportInput {
   std::string title;                 // e.g. "tunekit train: stories260K, lora r=8"
-  nlohmann::json config;             // flat object: key -> value, shown as a table
+  nlohmann::ordered_json config;     // flat object: key -> value, shown as a table in this order
   std::vector<StepMetrics> metrics;  // the curves
-  nlohmann::json summary;            // flat object of final figures, shown first
+  nlohmann::ordered_json summary;    // flat object of final figures, shown first
 };
 // The page as a string (escaped; inline SVG; no external resources).
 std::string render_report_html(const ReportInput& in);
