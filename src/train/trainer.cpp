@@ -107,6 +107,7 @@ struct Run {
     plan.n_trainable = trainable->n_values();
     plan.tokens_per_step = cfg.batch_size * cfg.grad_accum * cfg.seq_len;
     plan.skipped_lines = data.data.skipped;
+    plan.n_truncated = data.data.n_truncated;
     optimizer.emplace(trainable->n_values(), AdamWConfig{cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay});
     schedule = {cfg.schedule, cfg.lr, cfg.warmup_steps, plan.total_steps, cfg.min_lr_ratio};
     state.seed = cfg.seed;

@@ -183,6 +183,7 @@ void run(CLI::App* cmd, TrainArgs& a) {
   cb.on_start = [&](const TrainPlan& p) {
     if (format == "none" || format == "json") return;
     for (const auto& s : p.skipped_lines) std::fprintf(stderr, "skipped %s\n", s.c_str());
+    if (p.n_truncated > 0) std::fprintf(stderr, "truncated %lld samples to --seq-len\n", (long long)p.n_truncated);
     std::fprintf(stderr, "train: %lld samples (%lld validation), %lld micro-batches per epoch, %lld steps, %lld trained values%s\n",
                  (long long)p.n_train_samples, (long long)p.n_val_samples, (long long)p.batches_per_epoch,
                  (long long)p.total_steps, (long long)p.n_trainable,

@@ -87,6 +87,7 @@ struct TrainPlan {
   int64_t n_trainable = 0;                  // trained values
   int64_t tokens_per_step = 0;              // batch_size · grad_accum · seq_len (row slots)
   std::vector<std::string> skipped_lines;   // records skipped by skip_bad_lines
+  int64_t n_truncated = 0;                  // samples cut to seq_len (truncate)
   std::string resumed_from;                 // checkpoint folder, when resuming
 };
 
