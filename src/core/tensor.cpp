@@ -63,7 +63,7 @@ template <class T>
 T* Tensor::as() {
   constexpr DType want = plain_dtype_of<T>();
   bool ok = dtype == want || (want == DType::F16 && dtype == DType::BF16);
-  check(ok, "tensor ", shape_str(), " holds ", dtype_name(dtype), ", not ", dtype_name(want));
+  if (!ok) fail("tensor ", shape_str(), " holds ", dtype_name(dtype), ", not ", dtype_name(want));  // no string per call
   return static_cast<T*>(data);
 }
 template float* Tensor::as<float>();

@@ -50,10 +50,11 @@ void attention_block(const Model& m, int l, float* x, int64_t T, KvCache& cache,
   const int32_t* pos = ws.positions.data();
   const float s = lora.scale();
   ops::rmsnorm(x, w.attn_norm.as<float>(), ws.h.data(), T, c.d_model, float(c.rms_eps));  // h [T, d_model]
-  // q [T, n_head, d_head], k and v [T, n_head_kv, d_head]
-  project(ws.h.data(), T, w.wq, bias_of(w.bq), lora(LinearModule::q), s, ws.q.data(), false, ws.lora);
-  project(ws.h.data(), T, w.wk, bias_of(w.bk), lora(LinearModule::k), s, ws.k.data(), false, ws.lora);
-  project(ws.h.data(), T, w.wv, bias_of(w.bv), lora(LinearModule::v), s, ws.v.data(), false, ws.lora);
+  // q [T, n_head, d_head], k and v [T, n_head_kv, d_head]: one pass over the three weights
+  const Projection qkv[] = {{&w.wq, bias_of(w.bq), lora(LinearModule::q), ws.q.data()},
+                            {&w.wk, bias_of(w.bk), lora(LinearModule::k), ws.k.data()},
+                            {&w.wv, bias_of(w.bv), lora(LinearModule::v), ws.v.data()}};
+  project_all(ws.h.data(), T, qkv, s, ws.lora);
   ops::rope(ws.q.data(), T, c.n_head, c.d_head, pos, m.inv_freq.data());
   ops::rope(ws.k.data(), T, c.n_head_kv, c.d_head, pos, m.inv_freq.data());
   const int64_t d_kv = c.d_kv();
@@ -72,10 +73,9 @@ void mlp_block(const Model& m, int l, float* x, int64_t T, Workspace& ws, LayerL
   const LayerWeights& w = m.layers[l];
   const float s = lora.scale();
   ops::rmsnorm(x, w.ffn_norm.as<float>(), ws.h.data(), T, c.d_model, float(c.rms_eps));  // h [T, d_model]
-  // gate, up [T, d_ff]
-  project(ws.h.data(), T, w.w_gate, nullptr, lora(LinearModule::gate), s, ws.gate.data(), false, ws.lora);
-  project(ws.h.data(), T, w.w_up, nullptr, lora(LinearModule::up), s, ws.up.data(), false, ws.lora);
-  ops::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(), T * c.d_ff);  // gate = silu(gate) * up
+  // gate [T, d_ff] = silu(h · w_gateᵀ) * (h · w_upᵀ), the up projection in ws.up
+  project_swiglu(ws.h.data(), T, {&w.w_gate, nullptr, lora(LinearModule::gate), ws.gate.data()},
+                 {&w.w_up, nullptr, lora(LinearModule::up), ws.up.data()}, s, ws.lora);
   // x += gate · downᵀ
   project(ws.gate.data(), T, w.w_down, nullptr, lora(LinearModule::down), s, x, true, ws.lora);
 }

@@ -89,17 +89,60 @@ void LoraAdapter::validate(const ModelConfig& c, const std::string& origin) cons
     }
 }
 
+namespace {
+
+// Floats of scratch that p's LoRA term takes: u [T, r].
+size_t lora_floats(int64_t T, const Projection& p) { return p.lora ? size_t(T * p.lora->A.dim(0)) : 0; }
+
+// p as an ops output; with a LoRA, u [T, r] = scale · x·Aᵀ is computed here into u.
+ops::LinearOutput output_of(const float* x, int64_t T, const Projection& p, float scale, float* u) {
+  ops::LinearOutput out{p.W, p.y, p.accumulate, p.bias};
+  if (!p.lora) return out;
+  const Tensor &W = *p.W, &A = p.lora->A, &B = p.lora->B;
+  const int64_t r = A.dim(0);
+  if (A.dim(1) != W.dim(1) || B.dim(0) != W.dim(0) || B.dim(1) != r)
+    fail("LoRA A ", A.shape_str(), " and B ", B.shape_str(), " do not fit a weight of shape ", W.shape_str());
+  ops::linear(x, T, A, nullptr, u);  // u [T, r] = x · Aᵀ
+  for (int64_t i = 0; i < T * r; ++i) u[i] *= scale;
+  out.u = u;
+  out.B = &B;
+  return out;
+}
+
+// The ops outputs of ps, their LoRA terms' u laid out one after another in scratch.
+std::vector<ops::LinearOutput> outputs_of(const float* x, int64_t T, std::span<const Projection> ps, float scale,
+                                          std::vector<float>& scratch) {
+  size_t floats = 0;
+  for (const Projection& p : ps) floats += lora_floats(T, p);
+  if (scratch.size() < floats) scratch.resize(floats);
+  std::vector<ops::LinearOutput> outs;
+  outs.reserve(ps.size());
+  size_t at = 0;
+  for (const Projection& p : ps) {
+    outs.push_back(output_of(x, T, p, scale, scratch.data() + at));
+    at += lora_floats(T, p);
+  }
+  return outs;
+}
+
+}  // namespace
+
 void project(const float* x, int64_t T, const Tensor& W, const float* bias, const LoraPair* lora, float scale,
              float* y, bool accumulate, std::vector<float>& scratch) {
-  ops::linear(x, T, W, bias, y, accumulate);  // y [T, d_out]
-  if (!lora) return;
-  const int64_t r = lora->A.dim(0);
-  check(lora->A.dim(1) == W.dim(1) && lora->B.dim(0) == W.dim(0) && lora->B.dim(1) == r, "LoRA A ",
-        lora->A.shape_str(), " and B ", lora->B.shape_str(), " do not fit a weight of shape ", W.shape_str());
-  if (scratch.size() < size_t(T * r)) scratch.resize(size_t(T * r));
-  ops::linear(x, T, lora->A, nullptr, scratch.data());  // u [T, r] = x · Aᵀ
-  for (int64_t i = 0; i < T * r; ++i) scratch[size_t(i)] *= scale;
-  ops::linear(scratch.data(), T, lora->B, nullptr, y, /*accumulate=*/true);  // y += scale · u · Bᵀ
+  const Projection p{&W, bias, lora, y, accumulate};
+  project_all(x, T, {&p, 1}, scale, scratch);
+}
+
+void project_all(const float* x, int64_t T, std::span<const Projection> projections, float scale,
+                 std::vector<float>& scratch) {
+  ops::linear_multi(x, T, outputs_of(x, T, projections, scale, scratch));
+}
+
+void project_swiglu(const float* x, int64_t T, const Projection& gate, const Projection& up, float scale,
+                    std::vector<float>& scratch) {
+  const Projection ps[] = {gate, up};
+  const std::vector<ops::LinearOutput> outs = outputs_of(x, T, ps, scale, scratch);
+  ops::linear_swiglu(x, T, outs[0], outs[1]);
 }
 
 }  // namespace tunekit

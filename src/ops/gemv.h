@@ -1,12 +1,13 @@
 // Decode-sized linear (few rows of x): kernels that stream W once from memory, dequantizing in
-// registers, rows of W split across threads. Used by ops::linear for small T.
+// registers. A kernel computes a range of W's rows; linear_stream.cpp splits the rows of one or
+// several weights (q, k and v; gate and up) over the threads as one parallel section.
 #pragma once
-#include <algorithm>
 #include <cstdint>
+#include <span>
 #include <type_traits>
 #include <utility>
 
-#include "tunekit/core/parallel.h"
+#include "tunekit/ops/ops.h"
 #include "tunekit/tensor.h"
 
 namespace tunekit::ops {
@@ -16,24 +17,57 @@ constexpr int kGemvTokens = 8;  // tokens per pass over W; more tokens take furt
 // Rows of W per pass for NT tokens: as many as the 32 vector registers hold accumulators for.
 constexpr int gemv_rows_per_pass(int NT) { return NT <= 4 ? 4 : 2; }
 
-// y[T, N] (+)= x[T, K] · W[N, K]ᵀ. Each returns false (and does nothing) when this CPU or W's
-// dtype has no streaming kernel in its family.
-bool gemv_float(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate);  // f32 f16 bf16 nf4
-bool gemv_int8(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate);   // q8_0 q4_0 q4_k q6_k
+// x[T, K] quantized to int8 per 32 values (d = amax/127, like Q8_0) for the integer kernels; every
+// array is row-major over t. Offset-coded weights (q - offset) start their dot products at
+// -offset · Σq per 4 values.
+struct QuantizedX {
+  int64_t K = 0;
+  const int8_t* q = nullptr;             // [T, K]
+  const float* d = nullptr;              // [T, K/32] scale of each 32 values
+  const float* sum = nullptr;            // [T, K/32] exact Σ x of each 32 values
+  const int32_t* minus_8_sum4 = nullptr;   // [T, K/4] -8 · Σ q of each 4 values (Q4_0)
+  const int32_t* minus_32_sum4 = nullptr;  // [T, K/4] -32 · Σ q of each 4 values (Q6_K)
+  QuantizedX from_token(int64_t t) const {  // the same view of tokens t, t + 1, ...
+    QuantizedX v = *this;
+    v.q += t * K, v.d += t * K / 32, v.sum += t * K / 32;
+    v.minus_8_sum4 += t * K / 4, v.minus_32_sum4 += t * K / 4;
+    return v;
+  }
+};
+// What the kernels read: x itself, and its quantization where some kernel needs it.
+struct GemvX {
+  const float* x = nullptr;  // [T, K]
+  int64_t T = 0, K = 0;
+  QuantizedX q;
+};
 
-// Splits the N rows of W across the threads in multiples of `align` rows and calls
-// rows(n0, n1, t0, nt) for each thread's rows and each chunk of up to kGemvTokens tokens.
-template <class RowsFn>
-void gemv_split(int64_t N, int64_t T, int64_t align, int64_t min_rows_per_thread, const RowsFn& rows) {
-  const int64_t groups = (N + align - 1) / align;
-  parallel_for(
-      groups,
-      [&](int64_t g0, int64_t g1) {
-        const int64_t n0 = g0 * align, n1 = std::min(N, g1 * align);
-        for (int64_t t0 = 0; t0 < T; t0 += kGemvTokens) rows(n0, n1, t0, std::min<int64_t>(kGemvTokens, T - t0));
-      },
-      std::max<int64_t>(1, min_rows_per_thread / align));
+// Rows [n0, n1) of y[T, N] (+)= x[T, K] · W[N, K]ᵀ for every token (in passes of kGemvTokens);
+// N = W.dim(0) is y's row stride.
+using GemvRows = void (*)(const GemvX& x, const Tensor& W, int64_t n0, int64_t n1, float* y, bool accumulate);
+// Quantizes x[T, K] (K a multiple of 32) into buffers of the calling thread, valid until its next
+// call; the kernels may read one 32-value block past the end.
+using QuantizeX = QuantizedX (*)(const float* x, int64_t T, int64_t K);
+struct GemvKernel {
+  GemvRows rows = nullptr;         // null: no streaming kernel for this dtype on this CPU
+  QuantizeX quantize_x = nullptr;  // set for kernels that read x.q
+};
+GemvKernel gemv_float_kernel(DType dtype);  // f32 f16 bf16 nf4 (AVX-512)
+GemvKernel gemv_int8_kernel(DType dtype);   // q8_0 q4_0 q4_k q6_k (AVX512-VNNI)
+inline GemvKernel gemv_kernel(DType dtype) {
+  const GemvKernel k = gemv_float_kernel(dtype);
+  return k.rows ? k : gemv_int8_kernel(dtype);
 }
+
+// The outputs of one x[T, K] (checked by the caller) as one parallel section over all their rows:
+// each output's main product, bias and low-rank term row by row; with swiglu (outputs = {gate, up})
+// the gate and up rows of a range together, then gate.y = silu(gate.y) · up.y on that range.
+// Returns false, having done nothing, when some weight has no streaming kernel.
+bool linear_streaming(const float* x, int64_t T, std::span<const LinearOutput> outputs, bool swiglu);
+
+// y[T, N] (+)= x[T, K] · W[N, K]ᵀ on the pool with W's streaming kernel of the named family; false
+// (nothing done) when W's dtype is not in it or this CPU lacks the instructions (bench_kernels).
+bool gemv_float(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate);
+bool gemv_int8(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate);
 
 // Calls fn(std::integral_constant<int, NT>{}) with NT = nt (1 <= nt <= kGemvTokens): the token count
 // becomes a compile-time constant so the kernels keep their accumulators in registers.

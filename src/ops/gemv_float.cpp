@@ -1,6 +1,7 @@
 // Streaming GEMV for weights that dequantize straight to f32 lanes: f32, f16, bf16 and NF4.
 // Each pass takes 4 rows of W against up to 4 rows of x (2 rows against up to 8) with 16-lane FMAs;
 // software prefetch runs one row group ahead.
+#include <algorithm>
 #include <cstring>
 
 #include "ops/gemv.h"
@@ -100,29 +101,35 @@ void dot_rows(const float* x, int64_t K, const uint8_t* W, size_t row_bytes, int
   for (; n < n1; ++n) dot_group<Dec, 1, NT>(x, K, W + n * row_bytes, row_bytes, y + n, ldy, accumulate);
 }
 
+// Rows [n0, n1) of y[T, N] for every token, in passes of up to kGemvTokens.
 template <class Dec>
-void gemv_with(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
-  const int64_t N = W.dim(0), K = W.dim(1);
-  const size_t row_bytes = dtype_bytes(W.dtype, K);
+void rows_with(const GemvX& x, const Tensor& W, int64_t n0, int64_t n1, float* y, bool accumulate) {
+  const int64_t N = W.shape[0];
+  const size_t row_bytes = dtype_bytes(W.dtype, x.K);
   const auto* w = static_cast<const uint8_t*>(W.data);
-  gemv_split(N, T, 4, 64, [&](int64_t n0, int64_t n1, int64_t t0, int64_t nt) {
-    with_token_count(nt, [&](auto NT) { dot_rows<Dec, NT.value>(x + t0 * K, K, w, row_bytes, n0, n1, y + t0 * N, N, accumulate); });
-  });
+  for (int64_t t0 = 0; t0 < x.T; t0 += kGemvTokens)
+    with_token_count(std::min<int64_t>(kGemvTokens, x.T - t0), [&](auto NT) {
+      dot_rows<Dec, NT.value>(x.x + t0 * x.K, x.K, w, row_bytes, n0, n1, y + t0 * N, N, accumulate);
+    });
 }
 
 }  // namespace
 
-bool gemv_float(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
-  switch (W.dtype) {
-    case DType::F32: gemv_with<F32Decoder>(x, T, W, y, accumulate); return true;
-    case DType::F16: gemv_with<F16Decoder>(x, T, W, y, accumulate); return true;
-    case DType::BF16: gemv_with<BF16Decoder>(x, T, W, y, accumulate); return true;
-    case DType::NF4: gemv_with<NF4Decoder>(x, T, W, y, accumulate); return true;
-    default: return false;
+GemvKernel gemv_float_kernel(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return {rows_with<F32Decoder>};
+    case DType::F16: return {rows_with<F16Decoder>};
+    case DType::BF16: return {rows_with<BF16Decoder>};
+    case DType::NF4: return {rows_with<NF4Decoder>};
+    default: return {};
   }
 }
 #else
-bool gemv_float(const float*, int64_t, const Tensor&, float*, bool) { return false; }
+GemvKernel gemv_float_kernel(DType) { return {}; }
 #endif
+
+bool gemv_float(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
+  return gemv_float_kernel(W.dtype).rows && linear_streaming(x, T, {{LinearOutput{&W, y, accumulate}}}, false);
+}
 
 }  // namespace tunekit::ops

@@ -1,11 +1,12 @@
 // Streaming GEMV for the integer block formats (Q8_0, Q4_0, Q4_K, Q6_K) with AVX512-VNNI: x is
-// quantized once per call to int8 per 32 values (d = amax/127, like Q8_0), and each 32-value block
-// of a W row is a vpdpbusd (u8 x s8 -> int32) followed by an f32 FMA with the block's scales
-// (two 32-value blocks per 512-bit instruction).
+// quantized once per parallel section to int8 per 32 values (d = amax/127, like Q8_0), and each
+// 32-value block of a W row is a vpdpbusd (u8 x s8 -> int32) followed by an f32 FMA with the
+// block's scales (two 32-value blocks per 512-bit instruction).
 //   Q8_0: signed weights; the sign trick moves the sign onto x: |w| (u8) · sign(w)·x (s8).
 //   Q4_0, Q6_K: unsigned codes q with value (q - offset) · scale; the dpbusd accumulator starts at
-//               -offset · Σx (per 4 lanes, precomputed per call), so it yields Σ (q - offset)·x.
+//               -offset · Σq (per 4 lanes, precomputed with x), so it yields Σ (q - offset)·x.
 //   Q4_K: unsigned 4-bit codes; the per-sub-block min term uses the exact f32 sums of x.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -18,25 +19,18 @@ namespace tunekit::ops {
 #if defined(__AVX512F__) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
 namespace {
 
-// x[T, K] quantized per 32 values; all arrays are row-major over t.
-struct QuantizedX {
-  int64_t K = 0;
-  const int8_t* q = nullptr;           // [T, K]
-  const float* d = nullptr;            // [T, K/32] scale of each 32 values
-  const float* sum = nullptr;          // [T, K/32] exact Σ x of each 32 values
-  const int32_t* neg_offset = nullptr; // [T, K/4]  -offset · Σ q of each 4 values
-};
-
-// Quantizes x into thread-local buffers that live until the next call on this thread.
-QuantizedX quantize_x(const float* x, int64_t T, int64_t K, int offset) {
+// x[T, K] quantized per 32 values into thread-local buffers that live until the next call on this
+// thread (one quantization serves every integer format: the offsets only scale Σq).
+QuantizedX quantize_x(const float* x, int64_t T, int64_t K) {
   thread_local std::vector<int8_t> q;
   thread_local std::vector<float> d, sum;
-  thread_local std::vector<int32_t> neg_offset;
+  thread_local std::vector<int32_t> minus_8_sum4, minus_32_sum4;
   const int64_t nb = K / 32;
   q.resize(size_t(T * K) + 64);  // slack: kernels may read one block past the end
   d.resize(size_t(T * nb));
   sum.resize(size_t(T * nb));
-  neg_offset.resize(size_t(T * K / 4) + 16);
+  minus_8_sum4.resize(size_t(T * K / 4) + 16);
+  minus_32_sum4.resize(size_t(T * K / 4) + 16);
   const __m256i ones = _mm256_set1_epi8(1);
   for (int64_t b = 0; b < T * nb; ++b) {
     const float* v = x + 32 * b;
@@ -51,10 +45,12 @@ QuantizedX quantize_x(const float* x, int64_t T, int64_t K, int offset) {
     d[size_t(b)] = scale;
     sum[size_t(b)] = _mm512_reduce_add_ps(_mm512_add_ps(lo, hi));
     __m256i lane_sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, qv);  // Σ of each 4 q
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(neg_offset.data() + 8 * b),
-                        _mm256_mullo_epi32(lane_sums, _mm256_set1_epi32(-offset)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(minus_8_sum4.data() + 8 * b),
+                        _mm256_mullo_epi32(lane_sums, _mm256_set1_epi32(-8)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(minus_32_sum4.data() + 8 * b),
+                        _mm256_mullo_epi32(lane_sums, _mm256_set1_epi32(-32)));
   }
-  return QuantizedX{K, q.data(), d.data(), sum.data(), neg_offset.data()};
+  return QuantizedX{K, q.data(), d.data(), sum.data(), minus_8_sum4.data(), minus_32_sum4.data()};
 }
 
 // The eight 6-bit scales (resp. mins) of a Q4_K block as eight bytes, unpacked with 32-bit words:
@@ -115,7 +111,6 @@ inline __m512 pair_of_floats(float d0, float d1) {
 // Q8_0 and Q4_0 take two 32-value blocks per 512-bit vpdpbusd; an odd last block pairs with zero
 // weights and a zero scale (x may be read past its last block: quantize_x leaves slack).
 struct Q8_0Kernel {
-  static constexpr int offset = 0;
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m512 acc[R][NT];
@@ -154,7 +149,6 @@ struct Q8_0Kernel {
 };
 
 struct Q4_0Kernel {
-  static constexpr int offset = 8;
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m512 acc[R][NT];
@@ -182,7 +176,7 @@ struct Q4_0Kernel {
 #pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
         const __m512i xv = _mm512_loadu_si512(x.q + t * x.K + 32 * b);
-        const __m512i start = _mm512_loadu_si512(x.neg_offset + (t * x.K + 32 * b) / 4);
+        const __m512i start = _mm512_loadu_si512(x.minus_8_sum4 + (t * x.K + 32 * b) / 4);
         const __m512 dx = pair_of_floats(x.d[t * nb + b], pair ? x.d[t * nb + b + 1] : 0.0f);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
@@ -203,7 +197,6 @@ inline __m512i lanes_from(int a, int b) {
 
 // The k-quants take 64 values (two sub-blocks of 32, resp. four of 16) per 512-bit vpdpbusd.
 struct Q4_KKernel {
-  static constexpr int offset = 0;
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m512 acc[R][NT];
@@ -249,7 +242,6 @@ struct Q4_KKernel {
 };
 
 struct Q6_KKernel {
-  static constexpr int offset = 32;
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m512 acc[R][NT];
@@ -285,7 +277,7 @@ struct Q6_KKernel {
             const int64_t k = 256 * b + 128 * h + 64 * p;
 #pragma GCC unroll 8
             for (int t = 0; t < NT; ++t) {
-              __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(x.neg_offset + (t * x.K + k) / 4), codes,
+              __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(x.minus_32_sum4 + (t * x.K + k) / 4), codes,
                                                 _mm512_loadu_si512(x.q + t * x.K + k));
               const __m512 dx = pair_of_floats(x.d[t * nb32 + k / 32], x.d[t * nb32 + k / 32 + 1]);
               acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(scale, dx), acc[r][t]);
@@ -307,32 +299,35 @@ void group_rows(const QuantizedX& x, const uint8_t* W, size_t row_bytes, int64_t
   for (; n < n1; ++n) Kernel::template group<1, NT>(x, W + n * row_bytes, row_bytes, y + n, ldy, accumulate);
 }
 
+// Rows [n0, n1) of y[T, N] for every token, in passes of up to kGemvTokens.
 template <class Kernel>
-void gemv_with(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
-  const int64_t N = W.dim(0), K = W.dim(1);
-  const size_t row_bytes = dtype_bytes(W.dtype, K);
+void rows_with(const GemvX& x, const Tensor& W, int64_t n0, int64_t n1, float* y, bool accumulate) {
+  const int64_t N = W.shape[0];
+  const size_t row_bytes = dtype_bytes(W.dtype, x.K);
   const auto* w = static_cast<const uint8_t*>(W.data);
-  const QuantizedX all = quantize_x(x, T, K, Kernel::offset);
-  gemv_split(N, T, 4, 64, [&](int64_t n0, int64_t n1, int64_t t0, int64_t nt) {
-    QuantizedX xt = all;  // tokens t0 .. t0 + nt
-    xt.q += t0 * K, xt.d += t0 * K / 32, xt.sum += t0 * K / 32, xt.neg_offset += t0 * K / 4;
-    with_token_count(nt, [&](auto NT) { group_rows<Kernel, NT.value>(xt, w, row_bytes, n0, n1, y + t0 * N, N, accumulate); });
-  });
+  for (int64_t t0 = 0; t0 < x.T; t0 += kGemvTokens)
+    with_token_count(std::min<int64_t>(kGemvTokens, x.T - t0), [&](auto NT) {
+      group_rows<Kernel, NT.value>(x.q.from_token(t0), w, row_bytes, n0, n1, y + t0 * N, N, accumulate);
+    });
 }
 
 }  // namespace
 
-bool gemv_int8(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
-  switch (W.dtype) {
-    case DType::Q8_0: gemv_with<Q8_0Kernel>(x, T, W, y, accumulate); return true;
-    case DType::Q4_0: gemv_with<Q4_0Kernel>(x, T, W, y, accumulate); return true;
-    case DType::Q4_K: gemv_with<Q4_KKernel>(x, T, W, y, accumulate); return true;
-    case DType::Q6_K: gemv_with<Q6_KKernel>(x, T, W, y, accumulate); return true;
-    default: return false;
+GemvKernel gemv_int8_kernel(DType dtype) {
+  switch (dtype) {
+    case DType::Q8_0: return {rows_with<Q8_0Kernel>, quantize_x};
+    case DType::Q4_0: return {rows_with<Q4_0Kernel>, quantize_x};
+    case DType::Q4_K: return {rows_with<Q4_KKernel>, quantize_x};
+    case DType::Q6_K: return {rows_with<Q6_KKernel>, quantize_x};
+    default: return {};
   }
 }
 #else
-bool gemv_int8(const float*, int64_t, const Tensor&, float*, bool) { return false; }
+GemvKernel gemv_int8_kernel(DType) { return {}; }
 #endif
+
+bool gemv_int8(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
+  return gemv_int8_kernel(W.dtype).rows && linear_streaming(x, T, {{LinearOutput{&W, y, accumulate}}}, false);
+}
 
 }  // namespace tunekit::ops

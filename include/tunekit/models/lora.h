@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -53,8 +54,26 @@ struct LoraAdapter {
 };
 
 // y[T, d_out] (+= when accumulate) = x[T, d_in] · Wᵀ + bias + scale · (x · Aᵀ) · Bᵀ.
-// lora may be null (plain linear). scratch holds x·Aᵀ [T, r] and grows as needed.
+// lora may be null (plain linear). scratch holds u = scale · x·Aᵀ [T, r] afterwards (grown as needed).
 void project(const float* x, int64_t T, const Tensor& W, const float* bias, const LoraPair* lora, float scale,
              float* y, bool accumulate, std::vector<float>& scratch);
+
+// One linear of a group that reads the same x: y[T, d_out] (+= when accumulate) =
+// x · Wᵀ + bias + scale · (x · Aᵀ) · Bᵀ, as project() computes it.
+struct Projection {
+  const Tensor* W = nullptr;
+  const float* bias = nullptr;     // [d_out] or null
+  const LoraPair* lora = nullptr;  // null: no LoRA on this linear
+  float* y = nullptr;              // [T, d_out]
+  bool accumulate = false;
+};
+// Every projection of x[T, d_in] (q, k and v of a block) in one parallel section over all their
+// rows for few rows of x (ops::linear_multi). scratch holds each LoRA's scale · x·Aᵀ in turn.
+void project_all(const float* x, int64_t T, std::span<const Projection> projections, float scale,
+                 std::vector<float>& scratch);
+// gate.y = silu(gate's projection) · up's projection [T, d_ff], both as project() computes them, in
+// one parallel section for few rows of x (ops::linear_swiglu); up.y receives up's projection.
+void project_swiglu(const float* x, int64_t T, const Projection& gate, const Projection& up, float scale,
+                    std::vector<float>& scratch);
 
 }  // namespace tunekit

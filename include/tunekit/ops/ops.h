@@ -3,6 +3,7 @@
 // Every kernel has a slow scalar reference (tunekit/ops/reference.h) that the tests compare against.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,23 @@ namespace tunekit::ops {
 // q4_k, q6_k, nf4), dequantized on the fly. accumulate: y += x·Wᵀ instead of y = x·Wᵀ.
 // Throws Error naming the shapes when they do not fit.
 void linear(const float* x, int64_t T, const Tensor& W, const float* bias, float* y, bool accumulate = false);
+
+// One output of linear_multi / linear_swiglu: y[T, N] (+)= x · Wᵀ + bias + u · Bᵀ, where the
+// optional low-rank term is a LoRA's second factor (u = scale · x·Aᵀ, computed beforehand).
+struct LinearOutput {
+  const Tensor* W = nullptr;    // [N, K], any storage dtype
+  float* y = nullptr;           // [T, N]
+  bool accumulate = false;      // y += instead of y =
+  const float* bias = nullptr;  // [N] or null
+  const float* u = nullptr;     // [T, r] or null
+  const Tensor* B = nullptr;    // [N, r] f32, with u
+};
+// Every output of the same x[T, K] (q, k and v of one block): for few rows of x, one parallel
+// section that quantizes x once and splits the rows of all the weights over the threads as one range.
+void linear_multi(const float* x, int64_t T, std::span<const LinearOutput> outputs);
+// gate.y = silu(x·W_gateᵀ + …) · (x·W_upᵀ + …) [T, N]; up.y receives the up projection. For few rows
+// of x, one parallel section: each thread computes gate and up of its rows and applies swiglu to them.
+void linear_swiglu(const float* x, int64_t T, const LinearOutput& gate, const LinearOutput& up);
 
 // y[T, C] = x / rms(x) * w (y may alias x).
 void rmsnorm(const float* x, const float* w, float* y, int64_t T, int64_t C, float eps);
