@@ -83,7 +83,8 @@ struct LayerScratch {
   void reserve(const ModelConfig& c, int64_t T, int64_t rank, bool dropout);
 };
 
-// x_out[T, d_model] = x_in + attention(x_in), then += MLP; fills acts.
+// x_out[T, d_model] = x_in + attention(x_in), then += MLP; fills acts. x_out null (a checkpointed
+// recompute): only what backward reads is computed (the down projection itself is skipped).
 void layer_forward(const TrainLayer& w, const StepContext& ctx, const float* x_in, float* x_out, LayerActs& acts,
                    LayerScratch& s);
 // On entry dx[T, d_model] = ∂L/∂x_out; on exit ∂L/∂x_in. Accumulates the layer's parameter gradients.
@@ -94,6 +95,10 @@ void layer_backward(const TrainLayer& w, const StepContext& ctx, const float* x_
 // u[T, r] = scale · drop(x)·Aᵀ for backward. Without dropout this is project() itself.
 void linear_forward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* x,
                     float* y, bool accumulate, std::vector<float>& u, LayerScratch& s);
+// u[T, r] = scale · drop(x)·Aᵀ alone (m has a LoRA): what backward needs of a projection whose
+// output is not needed; the same arithmetic as linear_forward's.
+void lora_input(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* x,
+                std::vector<float>& u, LayerScratch& s);
 // dx[T, K] (= or += when accumulate) = ∂L/∂x from dy[T, N]; accumulates dW, dbias, dA, dB.
 // x is the module's input as in forward, u what linear_forward kept.
 void linear_backward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* dy,

@@ -61,8 +61,13 @@ void layer_forward(const TrainLayer& w, const StepContext& ctx, const float* x_i
   linear(M::gate, h, a.gate.data(), false);                                                // gate [T, d_ff]
   linear(M::up, h, a.up.data(), false);                                                    // up [T, d_ff]
   ops::swiglu(a.gate.data(), a.up.data(), s.act.data(), T * c.d_ff);                       // act [T, d_ff]
-  std::copy(a.x_mid.data(), a.x_mid.data() + T * D, x_out);
-  linear(M::down, s.act.data(), x_out, true);  // x_out [T, d_model] += act·downᵀ
+  const TrainLinear& down = w.lin[size_t(M::down)];
+  if (x_out) {
+    std::copy(a.x_mid.data(), a.x_mid.data() + T * D, x_out);
+    linear(M::down, s.act.data(), x_out, true);  // x_out [T, d_model] += act·downᵀ
+  } else if (down.lora) {
+    lora_input(down, ctx, w.index, M::down, s.act.data(), a.lora_u[size_t(M::down)], s);  // u [T, r]
+  }
 }
 
 }  // namespace tunekit::train

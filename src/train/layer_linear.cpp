@@ -42,20 +42,28 @@ void apply_dropout(const float* x, int64_t T, int64_t K, double p, uint64_t key,
   masked_scale(x, T, K, p, key, xd, false);
 }
 
+void lora_input(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* x,
+                std::vector<float>& u, LayerScratch& s) {
+  const int64_t T = ctx.T, K = m.W->dim(1), r = m.lora->A.dim(0);
+  const float* xd = x;
+  if (ctx.dropout > 0) {
+    apply_dropout(x, T, K, ctx.dropout, dropout_key(ctx.dropout_seed, layer, which), s.xd.data());  // xd [T, K]
+    xd = s.xd.data();
+  }
+  grow(u, T * r);
+  ops::linear(xd, T, m.lora->A, nullptr, u.data());  // u [T, r] = xd·Aᵀ, then · scale (as project() does)
+  for (int64_t i = 0; i < T * r; ++i) u[size_t(i)] *= ctx.lora_scale;
+}
+
 void linear_forward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* x,
                     float* y, bool accumulate, std::vector<float>& u, LayerScratch& s) {
-  const int64_t T = ctx.T;
   if (!m.lora || ctx.dropout == 0) {  // u [T, r] = scale · x·Aᵀ is project()'s scratch
-    project(x, T, *m.W, m.bias, m.lora, ctx.lora_scale, y, accumulate, u);
+    project(x, ctx.T, *m.W, m.bias, m.lora, ctx.lora_scale, y, accumulate, u);
     return;
   }
-  const int64_t K = m.W->dim(1), r = m.lora->A.dim(0);
-  project(x, T, *m.W, m.bias, nullptr, 0.0f, y, accumulate, u);          // y (+)= x·Wᵀ + bias
-  apply_dropout(x, T, K, ctx.dropout, dropout_key(ctx.dropout_seed, layer, which), s.xd.data());  // xd [T, K]
-  grow(u, T * r);
-  ops::linear(s.xd.data(), T, m.lora->A, nullptr, u.data());            // u [T, r] = xd·Aᵀ
-  for (int64_t i = 0; i < T * r; ++i) u[size_t(i)] *= ctx.lora_scale;
-  ops::linear(u.data(), T, m.lora->B, nullptr, y, /*accumulate=*/true);  // y += u·Bᵀ
+  project(x, ctx.T, *m.W, m.bias, nullptr, 0.0f, y, accumulate, u);          // y (+)= x·Wᵀ + bias
+  lora_input(m, ctx, layer, which, x, u, s);                                  // u [T, r] = scale · drop(x)·Aᵀ
+  ops::linear(u.data(), ctx.T, m.lora->B, nullptr, y, /*accumulate=*/true);  // y += u·Bᵀ
 }
 
 void linear_backward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* dy,

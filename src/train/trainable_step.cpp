@@ -119,8 +119,8 @@ LossSum Trainable::forward_backward(const Batch& batch, float grad_scale, const 
   for (int l = int(c.n_layer) - 1; l >= 0; --l) {
     const float* x_in = a.xs.data() + l * T * D;
     train::LayerActs& acts = a.acts[keep_all ? size_t(l) : 0];
-    if (!keep_all)  // recompute this layer's activations (its output, identical, lands where it was)
-      train::layer_forward(s.layers[size_t(l)], ctx, x_in, a.xs.data() + (l + 1) * T * D, acts, a.scratch);
+    if (!keep_all)  // recompute this layer's activations (not its output: the next layer's input is kept)
+      train::layer_forward(s.layers[size_t(l)], ctx, x_in, nullptr, acts, a.scratch);
     train::layer_backward(s.layers[size_t(l)], ctx, x_in, acts, dx, a.scratch);
   }
   if (s.d_embeddings) ops::embedding_backward(dx, batch.tokens.data(), T, D, s.d_embeddings);

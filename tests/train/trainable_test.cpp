@@ -31,9 +31,10 @@ class TrainableModels : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TrainableModels, CheckpointingGivesIdenticalGradients) {
   const Batch b = test::train_golden(GetParam()).batch(0);
-  Trainable lora = lora_trainable(GetParam(), 0.1);
+  Trainable lora = lora_trainable(GetParam());
+  Trainable lora_dropout = lora_trainable(GetParam(), 0.1);
   Trainable full = Trainable::full(test::golden_model(GetParam()));
-  for (Trainable* tr : {&lora, &full}) {
+  for (Trainable* tr : {&lora, &lora_dropout, &full}) {
     const StepOptions off{.checkpointing = false, .dropout_seed = 7}, on{.checkpointing = true, .dropout_seed = 7};
     const std::vector<float> plain = grads_of(*tr, b, off);
     const std::vector<float> ckpt = grads_of(*tr, b, on);
