@@ -3,6 +3,7 @@
 // memory-bandwidth bound (matmul weight bytes per token / measured read bandwidth), prefill next to
 // the measured f32 GEMM peak. Prints one JSON object per line; docs/benchmarks.md explains them.
 //   bench_decode [--threads 2] [--dtypes f32,q8_0] [--reps 3] [--prompt 32] [--new 128] [--prefill 512]
+//                [--breakdown]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/models/forward.h"
+#include "tunekit/models/lora.h"
 #include "tunekit/models/model.h"
 #include "tunekit/ops/ops.h"
 
@@ -36,6 +38,7 @@ struct Options {
   int bw_passes = 7;
   int gemm_reps = 20;
   uint64_t seed = 1;
+  bool breakdown = false;  // also time the decode step's matmuls alone
 };
 
 // SmolLM2-135M (../shared/README.md): hidden 576, inter 1536, 30 layers, 9 heads, 3 kv heads,
@@ -124,6 +127,40 @@ json common_fields(const char* bench_name, const Model& m, const Options& o) {
           {"dtype", dtype_name(m.lm_head.dtype)}, {"threads", o.threads}};
 }
 
+// The matmuls of one decode step alone, as forward() runs them (per layer q/k/v in one section, o,
+// gate/up with swiglu in one, down; then the lm_head), on stand-in activations: seconds per step,
+// median of reps runs of n_steps steps. The rest of a step (embedding, norms, RoPE, the KV-cache
+// copy, attention, the argmax) costs the difference to the decode line's ms_per_token.
+double matmul_step_seconds(const Model& m, int n_steps, int reps) {
+  const ModelConfig& c = m.config;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> h(size_t(c.d_ff)), q(size_t(c.d_q())), k(size_t(c.d_kv())), v(size_t(c.d_kv())),
+      gate(size_t(c.d_ff)), up(size_t(c.d_ff)), x(size_t(c.d_model)), logits(size_t(c.n_vocab)), scratch;
+  for (float& value : h) value = normal(rng);
+  auto step = [&] {
+    for (const LayerWeights& w : m.layers) {
+      const Projection qkv[] = {{&w.wq, nullptr, nullptr, q.data()},
+                                {&w.wk, nullptr, nullptr, k.data()},
+                                {&w.wv, nullptr, nullptr, v.data()}};
+      project_all(h.data(), 1, qkv, 0.0f, scratch);
+      project(q.data(), 1, w.wo, nullptr, nullptr, 0.0f, x.data(), true, scratch);
+      project_swiglu(h.data(), 1, {&w.w_gate, nullptr, nullptr, gate.data()}, {&w.w_up, nullptr, nullptr, up.data()},
+                     0.0f, scratch);
+      project(h.data(), 1, w.w_down, nullptr, nullptr, 0.0f, x.data(), true, scratch);
+    }
+    ops::linear(h.data(), 1, m.lm_head, nullptr, logits.data());
+  };
+  step();  // warm-up
+  std::vector<double> seconds;
+  for (int r = 0; r < reps; ++r) {
+    const double t0 = now_seconds();
+    for (int i = 0; i < n_steps; ++i) step();
+    seconds.push_back((now_seconds() - t0) / n_steps);
+  }
+  return median(seconds);
+}
+
 // Each timed generation follows its own read-bandwidth measurement (the bandwidth a VM gets moves
 // with its neighbours, so a run is judged against the bandwidth of its moment). The line reports the
 // run with the median total time, as the PyTorch script does, and lists every run.
@@ -165,6 +202,14 @@ void bench_decode(const Model& m, const Options& o, bench::ReadBandwidthProbe& p
                {"runs_tokens_per_s", runs_tokens_per_s},
                {"runs_bandwidth_gbs", runs_bandwidth_gbs},
                {"runs_fraction_of_bound", runs_fraction}});
+  if (o.breakdown) {  // the matmuls alone, against a bandwidth measured right before them
+    const double bandwidth_gbs = probe.measure(o.bw_passes).best_gbs;
+    const double matmul_s = matmul_step_seconds(m, o.n_new - 1, o.reps);
+    line.update({{"matmul_only_ms_per_token", 1e3 * matmul_s},
+                 {"matmul_only_bandwidth_gbs", bandwidth_gbs},
+                 {"matmul_only_fraction_of_bound", bytes / matmul_s / (bandwidth_gbs * 1e9)},
+                 {"other_ms_per_token", 1e3 * (mid.time.decode_s / (o.n_new - 1) - matmul_s)}});
+  }
   print_json_line(line);
 }
 
@@ -260,6 +305,7 @@ int main(int argc, char** argv) {
   app.add_option("--bw-passes", o.bw_passes, "read-bandwidth passes (best taken)")->check(CLI::PositiveNumber);
   app.add_option("--gemm-reps", o.gemm_reps, "GEMM calls per shape (best taken)")->check(CLI::PositiveNumber);
   app.add_option("--seed", o.seed, "seed of the weights and prompts");
+  app.add_flag("--breakdown", o.breakdown, "decode: also time the step's matmuls alone (matmul_only_*, other_ms_per_token)");
   CLI11_PARSE(app, argc, argv);
   try {
     run(o);
