@@ -22,14 +22,17 @@ constexpr int gemv_rows_per_pass(int NT) { return NT <= 4 ? 4 : 2; }
 // -offset · Σq per 4 values.
 struct QuantizedX {
   int64_t K = 0;
-  const int8_t* q = nullptr;             // [T, K]
-  const float* d = nullptr;              // [T, K/32] scale of each 32 values
-  const float* sum = nullptr;            // [T, K/32] exact Σ x of each 32 values
+  const int8_t* q = nullptr;               // [T, K]
+  const uint8_t* q_plus_128 = nullptr;     // [T, K] q + 128, for dot products with signed weights
+  const float* d = nullptr;                // [T, K/32] scale of each 32 values
+  const float* d_pairs = nullptr;          // [T, pairs(K), 16]: d of blocks 2i and 2i + 1, 8 lanes each
+  const float* sum = nullptr;              // [T, K/32] exact Σ x of each 32 values
   const int32_t* minus_8_sum4 = nullptr;   // [T, K/4] -8 · Σ q of each 4 values (Q4_0)
   const int32_t* minus_32_sum4 = nullptr;  // [T, K/4] -32 · Σ q of each 4 values (Q6_K)
+  static int64_t pairs(int64_t K) { return (K / 32 + 1) / 2; }
   QuantizedX from_token(int64_t t) const {  // the same view of tokens t, t + 1, ...
     QuantizedX v = *this;
-    v.q += t * K, v.d += t * K / 32, v.sum += t * K / 32;
+    v.q += t * K, v.q_plus_128 += t * K, v.d += t * K / 32, v.d_pairs += t * pairs(K) * 16, v.sum += t * K / 32;
     v.minus_8_sum4 += t * K / 4, v.minus_32_sum4 += t * K / 4;
     return v;
   }

@@ -23,11 +23,14 @@ namespace {
 // thread (one quantization serves every integer format: the offsets only scale Σq).
 QuantizedX quantize_x(const float* x, int64_t T, int64_t K) {
   thread_local std::vector<int8_t> q;
-  thread_local std::vector<float> d, sum;
+  thread_local std::vector<uint8_t> q_plus_128;
+  thread_local std::vector<float> d, d_pairs, sum;
   thread_local std::vector<int32_t> minus_8_sum4, minus_32_sum4;
-  const int64_t nb = K / 32;
+  const int64_t nb = K / 32, pairs = QuantizedX::pairs(K);
   q.resize(size_t(T * K) + 64);  // slack: kernels may read one block past the end
+  q_plus_128.resize(size_t(T * K) + 64);
   d.resize(size_t(T * nb));
+  d_pairs.assign(size_t(T * pairs * 16), 0.0f);  // an odd last block pairs with scale 0
   sum.resize(size_t(T * nb));
   minus_8_sum4.resize(size_t(T * K / 4) + 16);
   minus_32_sum4.resize(size_t(T * K / 4) + 16);
@@ -42,7 +45,11 @@ QuantizedX quantize_x(const float* x, int64_t T, int64_t K) {
     __m128i qhi = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, vinv)));
     __m256i qv = _mm256_inserti128_si256(_mm256_castsi128_si256(qlo), qhi, 1);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q.data() + 32 * b), qv);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q_plus_128.data() + 32 * b),
+                        _mm256_xor_si256(qv, _mm256_set1_epi8(char(0x80))));
     d[size_t(b)] = scale;
+    const int64_t t = b / nb, i = b % nb;  // token t, block i
+    std::fill_n(d_pairs.data() + (t * pairs + i / 2) * 16 + i % 2 * 8, 8, scale);
     sum[size_t(b)] = _mm512_reduce_add_ps(_mm512_add_ps(lo, hi));
     __m256i lane_sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, qv);  // Σ of each 4 q
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(minus_8_sum4.data() + 8 * b),
@@ -50,7 +57,8 @@ QuantizedX quantize_x(const float* x, int64_t T, int64_t K) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(minus_32_sum4.data() + 8 * b),
                         _mm256_mullo_epi32(lane_sums, _mm256_set1_epi32(-32)));
   }
-  return QuantizedX{K, q.data(), d.data(), sum.data(), minus_8_sum4.data(), minus_32_sum4.data()};
+  return QuantizedX{K,         q.data(),   q_plus_128.data(),   d.data(),
+                    d_pairs.data(), sum.data(), minus_8_sum4.data(), minus_32_sum4.data()};
 }
 
 // The eight 6-bit scales (resp. mins) of a Q4_K block as eight bytes, unpacked with 32-bit words:
@@ -104,42 +112,39 @@ inline __m512 pair_of_halves(uint16_t d0, uint16_t d1) {
   return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(d0))),
                                                  _mm_set1_epi16(short(d1)), 1));
 }
-inline __m512 pair_of_floats(float d0, float d1) {
-  return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
-}
 
 // Q8_0 and Q4_0 take two 32-value blocks per 512-bit vpdpbusd; an odd last block pairs with zero
 // weights and a zero scale (x may be read past its last block: quantize_x leaves slack).
+// Q8_0's signed weights meet x + 128 (u8): vpdpbusd yields Σ (x + 128)·w, so each row's accumulator
+// starts at -128·Σw (one vpdpbusd of 0x80 bytes with w, shared by all tokens).
 struct Q8_0Kernel {
   template <int R, int NT>
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m512 acc[R][NT];
     zero(acc);
-    const int64_t nb = x.K / 32;
+    const int64_t nb = x.K / 32, pairs = QuantizedX::pairs(x.K);
+    const __m512i minus_128 = _mm512_set1_epi8(char(0x80));  // as u8: 128
     for (int64_t b = 0; b < nb; b += 2) {
       const bool pair = b + 1 < nb;
-      __m512i w_abs[R];
-      __mmask64 w_negative[R];
+      __m512i w[R], start[R];
       __m512 d[R];
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(w_rows + r * row_bytes) + b;
         prefetch_ahead(blk, R, row_bytes);
         prefetch_ahead(blk + 1, R, row_bytes);
-        __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(load256(blk[0].qs)),
-                                       pair ? load256(blk[1].qs) : _mm256_setzero_si256(), 1);
-        w_abs[r] = _mm512_abs_epi8(w);
-        w_negative[r] = _mm512_movepi8_mask(w);
+        w[r] = _mm512_inserti64x4(_mm512_castsi256_si512(load256(blk[0].qs)),
+                                  pair ? load256(blk[1].qs) : _mm256_setzero_si256(), 1);
+        start[r] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), minus_128, w[r]));
         d[r] = pair_of_halves(blk[0].d, pair ? blk[1].d : 0);
       }
 #pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
-        const __m512i xv = _mm512_loadu_si512(x.q + t * x.K + 32 * b);
-        const __m512 dx = pair_of_floats(x.d[t * nb + b], pair ? x.d[t * nb + b + 1] : 0.0f);
+        const __m512i xv = _mm512_loadu_si512(x.q_plus_128 + t * x.K + 32 * b);
+        const __m512 dx = _mm512_loadu_ps(x.d_pairs + (t * pairs + b / 2) * 16);
 #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {  // |w| · (x with w's sign)
-          __m512i signed_x = _mm512_mask_sub_epi8(xv, w_negative[r], _mm512_setzero_si512(), xv);
-          __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w_abs[r], signed_x);
+        for (int r = 0; r < R; ++r) {
+          __m512i dot = _mm512_dpbusd_epi32(start[r], xv, w[r]);
           acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d[r], dx), acc[r][t]);
         }
       }
@@ -177,7 +182,7 @@ struct Q4_0Kernel {
       for (int t = 0; t < NT; ++t) {
         const __m512i xv = _mm512_loadu_si512(x.q + t * x.K + 32 * b);
         const __m512i start = _mm512_loadu_si512(x.minus_8_sum4 + (t * x.K + 32 * b) / 4);
-        const __m512 dx = pair_of_floats(x.d[t * nb + b], pair ? x.d[t * nb + b + 1] : 0.0f);
+        const __m512 dx = _mm512_loadu_ps(x.d_pairs + (t * QuantizedX::pairs(x.K) + b / 2) * 16);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           __m512i dot = _mm512_dpbusd_epi32(start, codes[r], xv);
@@ -246,7 +251,7 @@ struct Q6_KKernel {
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m512 acc[R][NT];
     zero(acc);
-    const int64_t nb = x.K / 256, nb32 = x.K / 32;
+    const int64_t nb = x.K / 256;
     const __m512i low4 = _mm512_set1_epi8(0x0F), low2 = _mm512_set1_epi8(0x03);
     // qh bits of quarters 0 | 1 and 2 | 3 of 128 values (each 256-bit half its own shift)
     const __m512i high_shift[2] = {_mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2), _mm512_setr_epi64(4, 4, 4, 4, 6, 6, 6, 6)};
@@ -279,7 +284,7 @@ struct Q6_KKernel {
             for (int t = 0; t < NT; ++t) {
               __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(x.minus_32_sum4 + (t * x.K + k) / 4), codes,
                                                 _mm512_loadu_si512(x.q + t * x.K + k));
-              const __m512 dx = pair_of_floats(x.d[t * nb32 + k / 32], x.d[t * nb32 + k / 32 + 1]);
+              const __m512 dx = _mm512_loadu_ps(x.d_pairs + (t * x.K / 64 + k / 64) * 16);  // blocks k/32, k/32 + 1
               acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(scale, dx), acc[r][t]);
             }
           }
