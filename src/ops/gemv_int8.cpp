@@ -78,10 +78,19 @@ inline uint64_t q4_k_mins(const uint8_t* packed) {
 }
 
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-// Prefetches the block at `blk` of row group two groups ahead (R rows of row_bytes each).
+// Software prefetch runs a whole number of row groups (R rows) ahead: at least two and at least
+// kPrefetchBytes. The hardware prefetcher alone streams these interleaved rows at half the speed;
+// ~8 KB ahead measured best on the EPYC VMs (7% faster decode matmuls than the 4.9 KB of two
+// groups of Q8_0 rows of 576; 12 and 16 KB were slower).
+constexpr size_t kPrefetchBytes = 8192;
+inline size_t prefetch_distance(int R, size_t row_bytes) {
+  const size_t group = size_t(R) * row_bytes;
+  return std::max<size_t>(2, (kPrefetchBytes + group - 1) / group) * group;
+}
+// Prefetches the block at `blk` of the row `ahead` bytes further.
 template <class Block>
-inline void prefetch_ahead(const Block* blk, int R, size_t row_bytes) {
-  const char* p = reinterpret_cast<const char*>(blk) + 2 * R * row_bytes;
+inline void prefetch_ahead(const Block* blk, size_t ahead) {
+  const char* p = reinterpret_cast<const char*>(blk) + ahead;
   for (size_t line = 0; line < sizeof(Block); line += 64) _mm_prefetch(p + line, _MM_HINT_T0);
 }
 
@@ -122,6 +131,7 @@ struct Q8_0Kernel {
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m512 acc[R][NT];
     zero(acc);
+    const size_t ahead = prefetch_distance(R, row_bytes);
     const int64_t nb = x.K / 32, pairs = QuantizedX::pairs(x.K);
     const __m512i minus_128 = _mm512_set1_epi8(char(0x80));  // as u8: 128
     for (int64_t b = 0; b < nb; b += 2) {
@@ -131,8 +141,8 @@ struct Q8_0Kernel {
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(w_rows + r * row_bytes) + b;
-        prefetch_ahead(blk, R, row_bytes);
-        prefetch_ahead(blk + 1, R, row_bytes);
+        prefetch_ahead(blk, ahead);
+        prefetch_ahead(blk + 1, ahead);
         w[r] = _mm512_inserti64x4(_mm512_castsi256_si512(load256(blk[0].qs)),
                                   pair ? load256(blk[1].qs) : _mm256_setzero_si256(), 1);
         start[r] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), minus_128, w[r]));
@@ -158,6 +168,7 @@ struct Q4_0Kernel {
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m512 acc[R][NT];
     zero(acc);
+    const size_t ahead = prefetch_distance(R, row_bytes);
     const int64_t nb = x.K / 32;
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m512i value_order = _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7);
@@ -168,8 +179,8 @@ struct Q4_0Kernel {
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ4_0* blk = reinterpret_cast<const BlockQ4_0*>(w_rows + r * row_bytes) + b;
-        prefetch_ahead(blk, R, row_bytes);
-        prefetch_ahead(blk + 1, R, row_bytes);
+        prefetch_ahead(blk, ahead);
+        prefetch_ahead(blk + 1, ahead);
         __m256i packed = _mm256_inserti128_si256(
             _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[0].qs))),
             pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[1].qs)) : _mm_setzero_si128(), 1);
@@ -206,6 +217,7 @@ struct Q4_KKernel {
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m512 acc[R][NT];
     zero(acc);
+    const size_t ahead = prefetch_distance(R, row_bytes);
     const int64_t nb = x.K / 256, nb32 = x.K / 32;
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const __m512i nibble_shift = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);  // low half: low nibbles
@@ -213,7 +225,7 @@ struct Q4_KKernel {
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ4_K* blk = reinterpret_cast<const BlockQ4_K*>(w_rows + r * row_bytes) + b;
-        prefetch_ahead(blk, R, row_bytes);
+        prefetch_ahead(blk, ahead);
         const __m256 scales = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(
                                                 q4_k_scales(blk->scales))))),
                                             _mm256_set1_ps(_cvtsh_ss(blk->d)));
@@ -251,6 +263,7 @@ struct Q6_KKernel {
   static void group(const QuantizedX& x, const uint8_t* w_rows, size_t row_bytes, float* y, int64_t ldy, bool acc_out) {
     __m512 acc[R][NT];
     zero(acc);
+    const size_t ahead = prefetch_distance(R, row_bytes);
     const int64_t nb = x.K / 256;
     const __m512i low4 = _mm512_set1_epi8(0x0F), low2 = _mm512_set1_epi8(0x03);
     // qh bits of quarters 0 | 1 and 2 | 3 of 128 values (each 256-bit half its own shift)
@@ -259,7 +272,7 @@ struct Q6_KKernel {
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const BlockQ6_K* blk = reinterpret_cast<const BlockQ6_K*>(w_rows + r * row_bytes) + b;
-        prefetch_ahead(blk, R, row_bytes);
+        prefetch_ahead(blk, ahead);
         // d · scale of the 16 sub-blocks of 16 values
         const __m512 scales = _mm512_mul_ps(
             _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales)))),
@@ -299,6 +312,10 @@ template <class Kernel, int NT>
 void group_rows(const QuantizedX& x, const uint8_t* W, size_t row_bytes, int64_t n0, int64_t n1, float* y,
                 int64_t ldy, bool accumulate) {
   constexpr int R = gemv_rows_per_pass(NT);
+  // The first groups of the range, which no group before them prefetched.
+  const char* first = reinterpret_cast<const char*>(W + n0 * row_bytes);
+  const size_t head = std::min(prefetch_distance(R, row_bytes), size_t(n1 - n0) * row_bytes);
+  for (size_t at = 0; at < head; at += 64) _mm_prefetch(first + at, _MM_HINT_T0);
   int64_t n = n0;
   for (; n + R <= n1; n += R) Kernel::template group<R, NT>(x, W + n * row_bytes, row_bytes, y + n, ldy, accumulate);
   for (; n < n1; ++n) Kernel::template group<1, NT>(x, W + n * row_bytes, row_bytes, y + n, ldy, accumulate);
