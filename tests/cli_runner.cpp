@@ -13,10 +13,15 @@ namespace tunekit::test {
 
 namespace {
 
+// Built with append() only: GCC 12's -Wrestrict misfires on operator+ of string temporaries (PR 105651).
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+  for (char c : s) {
+    if (c == '\'') out.append("'\\''");
+    else out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
 }
 
 std::string slurp(const std::filesystem::path& p) {
@@ -32,11 +37,12 @@ CliResult run_cli(const std::vector<std::string>& args) {
   static int counter = 0;
   auto dir = std::filesystem::path(TUNEKIT_BINARY_DIR) / "test-tmp" / "cli-io";
   std::filesystem::create_directories(dir);
-  std::string tag = std::to_string(getpid()) + "-" + std::to_string(counter++);
-  auto out = dir / ("out-" + tag), err = dir / ("err-" + tag);
+  std::string tag = std::to_string(getpid());
+  tag.append("-").append(std::to_string(counter++));
+  auto out = dir / std::string("out-").append(tag), err = dir / std::string("err-").append(tag);
   std::string cmd = shell_quote(cli_path().string());
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " </dev/null >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string());
+  for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
+  cmd.append(" </dev/null >").append(shell_quote(out.string())).append(" 2>").append(shell_quote(err.string()));
   int status = std::system(cmd.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -53,7 +53,7 @@ TEST(BadInputCli, SafetensorsTruncatedOversizedWrongOffsetRandom) {
   };
   int i = 0;
   for (const auto& bytes : cases) {
-    auto dir = tmp / ("m" + std::to_string(i++));
+    auto dir = tmp / std::string("m").append(std::to_string(i++));
     std::filesystem::create_directories(dir);
     write_bytes(dir / "config.json", kConfig);
     write_bytes(dir / "model.safetensors", bytes);
@@ -69,7 +69,7 @@ TEST(BadInputCli, GgufTruncatedAndRandom) {
   std::ifstream in(shared_dir() / "tokenizers/llama.cpp-vocab-tests/ggml-vocab-llama-spm.gguf", std::ios::binary);
   std::string real((std::istreambuf_iterator<char>(in)), {});
   write_bytes(tmp / "truncated.gguf", real.substr(0, real.size() / 3));
-  write_bytes(tmp / "random.gguf", "GGUF" + random_bytes(2000, 2));
+  write_bytes(tmp / "random.gguf", std::string("GGUF").append(random_bytes(2000, 2)));
   for (const char* name : {"truncated.gguf", "random.gguf"}) {
     expect_clean_failure(run_cli({"generate", "--model", (tmp / name).string(), "--prompt", "x"}), name);
     expect_clean_failure(run_cli({"tokenize", "--tokenizer", (tmp / name).string(), "--text", "x"}), name);
