@@ -5,15 +5,18 @@
 # machine's noise. Prints every JSON line tagged with its round, then one summary line with the
 # medians over rounds, the ratios and pass/fail against the targets in docs/benchmarks.md.
 #   bench/run_decode_compare.sh [--rounds 3] [--threads 2] [--dtypes f32,q8_0] [--build-dir DIR] [--no-build]
+#                               [--breakdown]
+# --breakdown passes bench_decode --breakdown (the step's matmuls timed alone) and adds their medians.
 # Builds bench_decode (Release) in DIR (default build-bench) first if it is out of date, unless
 # --no-build (then the binary already in DIR is used as it is).
 # Without ../shared (or TUNEKIT_SHARED) the PyTorch side is skipped and says so.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-rounds=3 threads=2 dtypes=f32,q8_0 build=$root/build-bench do_build=1
+rounds=3 threads=2 dtypes=f32,q8_0 build=$root/build-bench do_build=1 breakdown=
 while [ $# -gt 0 ]; do
   case $1 in
     --no-build) do_build=0; shift; continue ;;
+    --breakdown) breakdown=--breakdown; shift; continue ;;
     --rounds) rounds=$2 ;;
     --threads) threads=$2 ;;
     --dtypes) dtypes=$2 ;;
@@ -38,7 +41,7 @@ tagged() {
   local prefix=$1; shift
   "$@" | sed "s/^{/{$prefix/" | tee -a "$lines"
 }
-ours() { tagged "\"round\":$1," "$build/bin/bench_decode" --threads "$threads" --dtypes "$dtypes"; }
+ours() { tagged "\"round\":$1," "$build/bin/bench_decode" --threads "$threads" --dtypes "$dtypes" $breakdown; }
 theirs() {
   [ -n "$baseline" ] || return 0
   tagged "\"round\":$1,\"bench\":\"decode\",\"impl\":\"pytorch\",\"dtype\":\"f32\"," \
@@ -55,7 +58,7 @@ rows = [json.loads(l) for l in open(path) if l.startswith("{")]
 
 def per_round(bench, impl, dtype, key):
     return {r["round"]: r[key] for r in rows
-            if r.get("bench") == bench and r.get("impl") == impl and r.get("dtype") == dtype}
+            if r.get("bench") == bench and r.get("impl") == impl and r.get("dtype") == dtype and key in r}
 
 def med(values):
     return statistics.median(values) if values else None
@@ -81,6 +84,11 @@ print(json.dumps({
     "tunekit_over_pytorch_f32": ratio, "tunekit_over_pytorch_f32_per_round": ratios,
     "fraction_of_bound_f32": fraction["f32"], "fraction_of_bound_q8_0": fraction["q8_0"],
     "prefill_fraction_of_gemm_peak_f32": prefill["f32"], "prefill_fraction_of_gemm_peak_q8_0": prefill["q8_0"],
+    "fraction_of_bound_per_round": {d: per_round("decode", "tunekit", d, "fraction_of_bound") for d in ("f32", "q8_0")},
+    "matmul_only_fraction_of_bound": {d: med(list(per_round("decode", "tunekit", d, "matmul_only_fraction_of_bound").values()))
+                                      for d in ("f32", "q8_0")},
+    "other_ms_per_token": {d: med(list(per_round("decode", "tunekit", d, "other_ms_per_token").values()))
+                           for d in ("f32", "q8_0")},
     "checks": checks, "pass": all(v is True for v in checks.values()),
 }))
 EOF
