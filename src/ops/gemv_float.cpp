@@ -1,6 +1,6 @@
 // Streaming GEMV for weights that dequantize straight to f32 lanes: f32, f16, bf16 and NF4.
 // Each pass takes 4 rows of W against up to 4 rows of x (2 rows against up to 8) with 16-lane FMAs;
-// software prefetch runs one row group ahead.
+// software prefetch runs two row groups ahead.
 #include <algorithm>
 #include <cstring>
 

@@ -2,7 +2,7 @@
 // quantized once per parallel section to int8 per 32 values (d = amax/127, like Q8_0), and each
 // 32-value block of a W row is a vpdpbusd (u8 x s8 -> int32) followed by an f32 FMA with the
 // block's scales (two 32-value blocks per 512-bit instruction).
-//   Q8_0: signed weights; the sign trick moves the sign onto x: |w| (u8) · sign(w)·x (s8).
+//   Q8_0: signed weights (s8) against x + 128 (u8); the row's accumulator starts at -128·Σw.
 //   Q4_0, Q6_K: unsigned codes q with value (q - offset) · scale; the dpbusd accumulator starts at
 //               -offset · Σq (per 4 lanes, precomputed with x), so it yields Σ (q - offset)·x.
 //   Q4_K: unsigned 4-bit codes; the per-sub-block min term uses the exact f32 sums of x.
