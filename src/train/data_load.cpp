@@ -65,8 +65,9 @@ std::vector<Line> non_blank_lines(std::string_view text) {
 Json parse_record(std::string_view line) {
   try {
     return Json::parse(line);
-  } catch (const Json::parse_error& e) {
-    // "[json.exception.parse_error.101] parse error at line 1, column 7: <problem>" -> "at column 7: <problem>"
+  } catch (const Json::exception& e) {
+    // "[json.exception.parse_error.101] parse error at line 1, column 7: <problem>" -> "at column 7: <problem>";
+    // a number too large for a double ("1e999") is out_of_range.406 and keeps its whole message.
     std::string what = e.what();
     const std::string lead = "parse error at line 1, ";
     size_t at = what.find(lead);

@@ -45,6 +45,11 @@ TEST_F(DataErrors, BadJsonNamesTheLine) {
   // Blank lines count: the line number is the file's.
   std::string e = error("\n\n{\"text\": nope}\n");
   EXPECT_TRUE(e.starts_with("d.jsonl:3: bad JSON at column 11: ")) << e;
+  // A number no double holds is nlohmann's out_of_range, not parse_error: still an error naming the line
+  // (found by fuzz_dataset_jsonl, which saw it escape as an uncaught exception).
+  e = error("{\"text\": \"a\", \"n\": 1e999}\n");
+  EXPECT_TRUE(e.starts_with("d.jsonl:1: bad JSON ")) << e;
+  EXPECT_NE(e.find("1e999"), std::string::npos) << e;
 }
 
 TEST_F(DataErrors, MissingKeysAndWrongTypes) {
