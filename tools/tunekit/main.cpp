@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   tunekit::cli::add_merge_adapter(app);
   tunekit::cli::add_train(app);
   tunekit::cli::add_eval(app);
+  tunekit::cli::add_kb(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -12,5 +12,6 @@ void add_template(CLI::App& app);  // template.cpp
 void add_merge_adapter(CLI::App& app);  // merge_adapter.cpp
 void add_train(CLI::App& app);     // train.cpp
 void add_eval(CLI::App& app);      // eval.cpp
+void add_kb(CLI::App& app);        // kb.cpp: the kb group; its sub-verbs are in kb_<verb>.cpp
 
 }  // namespace tunekit::cli

@@ -1,0 +1,12 @@
+// tunekit kb: the knowledge-base verb group. Each sub-verb lives in its own file (kb_<verb>.cpp)
+// and is added here.
+#include "verbs.h"
+
+namespace tunekit::cli {
+
+void add_kb(CLI::App& app) {
+  auto* kb = app.add_subcommand("kb", "Knowledge base: ingest documents, search them (see docs/knowledge-base.md)");
+  kb->require_subcommand(1);
+}
+
+}  // namespace tunekit::cli
