@@ -1,0 +1,53 @@
+// Answering from the knowledge base: retrieve, keep the hits that are relevant, build a grounded
+// prompt within the model's context, generate, and list the sources the answer rests on.
+//
+//   question -> Retriever (one or several phrasings) -> relevant chunks -> GroundedPrompt -> generate
+//            -> answer + Citations ("[document, p. N]")
+//
+// When no retrieved chunk is relevant, the answer says so and the model is not run: an answer with
+// no sources would be invented.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tunekit/infer/generate.h"
+#include "tunekit/rag/grounded_prompt.h"
+#include "tunekit/rag/retriever.h"
+
+namespace tunekit::rag {
+
+struct AskOptions {
+  RetrieveOptions retrieve;  // k = candidate chunks looked at
+  PromptOptions prompt;      // context_tokens: the model's; answer_tokens = generate.max_tokens
+  GenerateOptions generate;  // sampling, stop strings, adapter, on_text (streaming)
+  // A retrieved chunk counts as relevant when it shares at least this many content words with the
+  // question (grounded_prompt.h content_words)...
+  int64_t min_shared_words = 1;
+  // ...or, with a dense retriever, when its cosine similarity to the question is at least this.
+  double min_similarity = 0.5;
+  // Extra phrasings of the question (multi-query retrieval; written by the caller, e.g. by the LLM).
+  std::vector<std::string> extra_queries;
+};
+
+extern const char* const kNothingRelevantAnswer;
+
+struct AskResult {
+  std::string answer;
+  bool grounded = false;               // false: nothing relevant was retrieved; the model did not run
+  std::vector<Citation> sources;       // what the answer cites (or every source in its prompt)
+  std::vector<Hit> retrieved;          // every hit retrieval returned, best first
+  std::string retrieval_mode;          // the mode used ("bm25" where hybrid fell back)
+  std::string warning;                 // e.g. the fallback's reason
+  int64_t prompt_tokens = 0, answer_tokens = 0, n_sources_truncated = 0;
+  std::string finish_reason;           // generate's, or "no_context"
+  double retrieve_seconds = 0, prefill_seconds = 0, decode_seconds = 0;
+};
+
+AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat, const KnowledgeBase& kb,
+              const Retriever& retriever, const SentenceEncoder* encoder, std::string_view question,
+              const AskOptions& options);
+
+}  // namespace tunekit::rag

@@ -1,0 +1,99 @@
+// Answering from the knowledge base (rag/answer.h).
+#include "tunekit/rag/answer.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "tunekit/error.h"
+
+namespace tunekit::rag {
+
+const char* const kNothingRelevantAnswer =
+    "The knowledge base has nothing relevant to this question, so it cannot be answered from the documents.";
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Cosine similarity of the question to each chunk (unit vectors: a dot product). [chunks.size()]
+std::vector<double> similarities(const SentenceEncoder& encoder, std::string_view question,
+                                 const std::vector<ChunkRecord>& chunks) {
+  if (chunks.empty()) return {};
+  std::vector<std::string> texts;
+  for (const ChunkRecord& c : chunks) texts.push_back(c.text);
+  const std::vector<float> q = encoder.encode({std::string(question)}, EncodeRole::Query);  // [1, d]
+  const std::vector<float> p = encoder.encode(texts, EncodeRole::Passage);                // [n, d]
+  const int64_t d = encoder.dim();
+  std::vector<double> out(chunks.size());
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    double dot = 0;
+    for (int64_t j = 0; j < d; ++j) dot += double(q[size_t(j)]) * p[i * size_t(d) + size_t(j)];
+    out[i] = dot;
+  }
+  return out;
+}
+
+}  // namespace
+
+AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat, const KnowledgeBase& kb,
+              const Retriever& retriever, const SentenceEncoder* encoder, std::string_view question,
+              const AskOptions& options) {
+  check(question.find_first_not_of(" \t\r\n") != std::string_view::npos, "ask: the question is empty");
+  AskResult out;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::string> queries = {std::string(question)};
+  queries.insert(queries.end(), options.extra_queries.begin(), options.extra_queries.end());
+  RetrievalResult r = queries.size() > 1 ? retriever.retrieve_multi(queries, options.retrieve)
+                                         : retriever.retrieve(question, options.retrieve);
+  out.retrieved = r.hits;
+  out.retrieval_mode = retrieval_mode_name(r.mode_used);
+  out.warning = r.warning;
+
+  std::vector<int64_t> ids;
+  for (const Hit& h : r.hits) ids.push_back(h.chunk_id);
+  std::vector<ChunkRecord> chunks = kb.chunks(ids);
+  const std::vector<double> cosine = encoder ? similarities(*encoder, question, chunks) : std::vector<double>{};
+  std::vector<ChunkRecord> relevant;
+  std::vector<double> scores;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const bool by_words = shared_content_words(question, chunks[i].text) >= options.min_shared_words;
+    const bool by_meaning = !cosine.empty() && cosine[i] >= options.min_similarity;
+    if (!by_words && !by_meaning) continue;
+    relevant.push_back(chunks[i]);
+    auto hit = std::find_if(r.hits.begin(), r.hits.end(), [&](const Hit& h) { return h.chunk_id == chunks[i].id; });
+    scores.push_back(hit->score);
+  }
+  out.retrieve_seconds = seconds_since(t0);
+  if (relevant.empty()) {
+    out.answer = kNothingRelevantAnswer;
+    out.finish_reason = "no_context";
+    return out;
+  }
+
+  PromptOptions po = options.prompt;
+  po.answer_tokens = options.generate.max_tokens;
+  GroundedPrompt prompt = build_grounded_prompt(question, relevant, tok, chat, po);
+  if (prompt.sources.empty()) {  // nothing fitted beside the question
+    out.answer = kNothingRelevantAnswer;
+    out.finish_reason = "no_context";
+    out.warning = "no source fits in the context beside the question and the answer's " +
+                  std::to_string(po.answer_tokens) + " tokens; lower --max-tokens";
+    return out;
+  }
+  GenerateResult g = generate(model, tok, prompt.tokens, options.generate);
+  scores.resize(prompt.sources.size());
+  out.answer = g.text;
+  out.grounded = true;
+  out.sources = cited_sources(g.text, prompt.sources, scores);
+  out.prompt_tokens = g.n_prompt;
+  out.answer_tokens = int64_t(g.tokens.size());
+  out.n_sources_truncated = prompt.n_truncated;
+  out.finish_reason = g.finish_reason;
+  out.prefill_seconds = g.prefill_seconds;
+  out.decode_seconds = g.decode_seconds;
+  return out;
+}
+
+}  // namespace tunekit::rag
