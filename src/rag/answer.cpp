@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "tunekit/error.h"
 
@@ -55,10 +56,13 @@ AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat
   for (const Hit& h : r.hits) ids.push_back(h.chunk_id);
   std::vector<ChunkRecord> chunks = kb.chunks(ids);
   const std::vector<double> cosine = encoder ? similarities(*encoder, question, chunks) : std::vector<double>{};
+  const int64_t words_needed =
+      std::max(options.min_shared_words,
+               int64_t(std::ceil(options.min_shared_fraction * double(distinct_content_words(question)) - 1e-9)));
   std::vector<ChunkRecord> relevant;
   std::vector<double> scores;
   for (size_t i = 0; i < chunks.size(); ++i) {
-    const bool by_words = shared_content_words(question, chunks[i].text) >= options.min_shared_words;
+    const bool by_words = shared_content_words(question, chunks[i].text) >= words_needed;
     const bool by_meaning = !cosine.empty() && cosine[i] >= options.min_similarity;
     if (!by_words && !by_meaning) continue;
     relevant.push_back(chunks[i]);

@@ -124,6 +124,8 @@ std::vector<std::string> content_words(std::string_view text) {
   return out;
 }
 
+int64_t distinct_content_words(std::string_view text) { return int64_t(stems(text).size()); }
+
 int64_t shared_content_words(std::string_view question, std::string_view chunk_text) {
   std::set<std::string> q = stems(question), c = stems(chunk_text);
   return int64_t(std::count_if(q.begin(), q.end(), [&](const std::string& w) { return c.count(w) > 0; }));

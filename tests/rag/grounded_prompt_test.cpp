@@ -45,6 +45,7 @@ TEST(ContentWords, SharedWordsMatchInflections) {
   EXPECT_EQ(shared_content_words("Which bones form the skull?", "The skull is formed by eight cranial bones."), 3);
   EXPECT_EQ(shared_content_words("What is the airspeed of a swallow?", "Hand hygiene is the most important step."), 0);
   EXPECT_EQ(shared_content_words("what is the of", "the of what is"), 0);  // nothing but function words
+  EXPECT_EQ(distinct_content_words("Which bones form the skull? The bone, the skull."), 3);  // bone, form, skull
 }
 
 class GroundedPromptTest : public ::testing::Test {

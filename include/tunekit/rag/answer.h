@@ -23,9 +23,11 @@ struct AskOptions {
   RetrieveOptions retrieve;  // k = candidate chunks looked at
   PromptOptions prompt;      // context_tokens: the model's; answer_tokens = generate.max_tokens
   GenerateOptions generate;  // sampling, stop strings, adapter, on_text (streaming)
-  // A retrieved chunk counts as relevant when it shares at least this many content words with the
+  // A retrieved chunk counts as relevant when it shares at least max(min_shared_words,
+  // ceil(min_shared_fraction x the question's distinct content words)) content words with the
   // question (grounded_prompt.h content_words)...
   int64_t min_shared_words = 1;
+  double min_shared_fraction = 1.0 / 3;
   // ...or, with a dense retriever, when its cosine similarity to the question is at least this.
   double min_similarity = 0.5;
   // Extra phrasings of the question (multi-query retrieval; written by the caller, e.g. by the LLM).

@@ -23,6 +23,8 @@ namespace tunekit::rag {
 // after a light suffix strip ("bones" ~ "bone", "fractured" ~ "fracture"), so inflections match.
 std::vector<std::string> content_words(std::string_view text);
 
+// How many distinct content words (after the suffix strip) the text has.
+int64_t distinct_content_words(std::string_view text);
 // How many of the question's distinct content words occur in the chunk's text.
 int64_t shared_content_words(std::string_view question, std::string_view chunk_text);
 
