@@ -154,7 +154,7 @@ TEST(ReadDocument, RefusesCorruptAndEncryptedPdfs) {
   expect_refused(write_file(dir / "truncated.pdf", real.substr(0, real.size() / 3)), "not a PDF or corrupt");
   expect_refused(write_file(dir / "head.pdf", real.substr(0, 1000)), "not a PDF or corrupt");
 
-  // tests/data/rag/encrypted.pdf (scripts/make_encrypted_pdf.py): RC4-encrypted, user password
+  // tests/data/rag/encrypted.pdf (scripts/make_test_pdfs.py): RC4-encrypted, user password
   // "secret". poppler itself opens it with the password, so it is a real encrypted PDF, not a
   // corrupt one.
   const auto encrypted = test::source_dir() / "tests/data/rag/encrypted.pdf";
@@ -164,4 +164,10 @@ TEST(ReadDocument, RefusesCorruptAndEncryptedPdfs) {
   const auto utf8 = page->text().to_utf8();
   EXPECT_NE(std::string(utf8.begin(), utf8.end()).find("Secret text on page one"), std::string::npos);
   expect_refused(encrypted, "encrypted PDF");
+
+  // Two valid pages that only draw a rectangle (scripts/make_test_pdfs.py): poppler loads them.
+  const auto no_text = test::source_dir() / "tests/data/rag/no_text.pdf";
+  std::unique_ptr<poppler::document> blank(poppler::document::load_from_file(no_text.string()));
+  ASSERT_TRUE(blank && blank->pages() == 2);
+  expect_refused(no_text, "no extractable text (scanned? OCR it first)");
 }
