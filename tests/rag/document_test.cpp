@@ -133,6 +133,15 @@ TEST(ReadDocument, PlainTextIsOnePage) {
   EXPECT_EQ(d.pages[0].page, 1);
   EXPECT_EQ(d.pages[0].text, "Line one.\nLine two.\n");
   EXPECT_TRUE(d.sections.empty());
+
+  // A byte-order mark is dropped (the hash still covers the file's bytes); CRLF headings work.
+  const auto bom = write_file(test::temp_dir("doc-bom") / "bom.md", "\xEF\xBB\xBF# Title\r\nText.\r\n");
+  const ParsedDocument b = read_document(bom);
+  EXPECT_EQ(b.pages[0].text, "# Title\r\nText.\r\n");
+  EXPECT_EQ(b.record.title, "Title");
+  ASSERT_EQ(b.sections.size(), 1u);
+  EXPECT_EQ(b.sections[0].heading, "Title");
+  EXPECT_EQ(b.record.content_hash, content_hash(test::read_bytes(bom)));
 }
 
 TEST(ReadDocument, RefusesBadFilesNamingThem) {
