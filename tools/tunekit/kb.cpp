@@ -7,6 +7,9 @@ namespace tunekit::cli {
 void add_kb(CLI::App& app) {
   auto* kb = app.add_subcommand("kb", "Knowledge base: ingest documents, search them (see docs/knowledge-base.md)");
   kb->require_subcommand(1);
+  add_kb_ingest(*kb);
+  add_kb_rm(*kb);
+  add_kb_ls(*kb);
 }
 
 }  // namespace tunekit::cli

@@ -85,6 +85,7 @@ class KnowledgeBase {
 
   // Chunks.
   virtual int64_t chunk_count() const = 0;
+  virtual int64_t document_chunk_count(int64_t document_id) const = 0;  // 0 for an unknown id
   virtual std::optional<ChunkRecord> chunk(int64_t id) const = 0;
   virtual std::vector<ChunkRecord> chunks(const std::vector<int64_t>& ids) const = 0;  // in ids' order, missing skipped
   virtual std::vector<int64_t> chunk_ids() const = 0;                                  // ascending
