@@ -67,7 +67,8 @@ class Retriever {
 };
 
 // Fuses ranked lists (each best first) by reciprocal rank into at most k hits, best first; ties are
-// broken by the smaller chunk id. A chunk repeated within one list counts at its first rank only.
+// broken by the smaller chunk id. A chunk repeated within one list counts at its first position
+// only (the positions after it keep their ranks).
 std::vector<Hit> fuse_rrf(const std::vector<std::vector<Hit>>& lists, int64_t k, int64_t rrf_k = 60);
 
 }  // namespace tunekit::rag
