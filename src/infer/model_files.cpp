@@ -72,4 +72,17 @@ int copy_tokenizer_files(const std::filesystem::path& model, const std::optional
   return copied + 1;
 }
 
+std::optional<ChatTemplate> load_chat_template_for_model(const std::filesystem::path& model_path,
+                                                         const std::optional<std::filesystem::path>& tokenizer_path) {
+  auto template_of = [](const std::filesystem::path& p) -> std::optional<std::string> {
+    const std::string ext = p.extension().string();
+    if (p.empty() || !(std::filesystem::is_directory(p) || ext == ".gguf" || ext == ".json")) return std::nullopt;
+    return find_chat_template(p);
+  };
+  if (tokenizer_path)
+    if (auto source = template_of(*tokenizer_path)) return ChatTemplate::parse(*source, tokenizer_path->string());
+  if (auto source = template_of(model_path)) return ChatTemplate::parse(*source, model_path.string());
+  return std::nullopt;
+}
+
 }  // namespace tunekit

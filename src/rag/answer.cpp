@@ -36,6 +36,19 @@ std::vector<double> similarities(const SentenceEncoder& encoder, std::string_vie
   return out;
 }
 
+// The page of a chunk's span that shares the most content words with the question (the first on a
+// tie): a chunk over pages 1-8 whose answer stands on page 8 is cited as p. 8.
+int64_t best_page(const KnowledgeBase& kb, const ChunkRecord& c, std::string_view question) {
+  int64_t best = c.page_first, best_shared = -1;
+  for (int64_t p = c.page_first; p <= c.page_last; ++p) {
+    std::optional<PageRecord> page = kb.page(c.document, p);
+    if (!page) continue;
+    const int64_t shared = shared_content_words(question, page->text);
+    if (shared > best_shared) best = p, best_shared = shared;
+  }
+  return best;
+}
+
 }  // namespace
 
 AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat, const KnowledgeBase& kb,
@@ -91,6 +104,11 @@ AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat
   out.answer = g.text;
   out.grounded = true;
   out.sources = cited_sources(g.text, prompt.sources, scores);
+  for (Citation& c : out.sources) {
+    auto chunk = std::find_if(prompt.sources.begin(), prompt.sources.end(),
+                              [&](const ChunkRecord& r) { return r.id == c.chunk_id; });
+    c.page = best_page(kb, *chunk, question);
+  }
   out.prompt_tokens = g.n_prompt;
   out.answer_tokens = int64_t(g.tokens.size());
   out.n_sources_truncated = prompt.n_truncated;

@@ -22,24 +22,13 @@ std::optional<fs::path> optional_path(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<fs::path>(s);
 }
 
-// The chat template of a model folder, GGUF or tokenizer_config-style JSON; none for other files
-// (find_chat_template would read a llama2.c checkpoint or tokenizer.model as template text).
-std::optional<std::string> chat_template_of(const std::string& path) {
-  const fs::path p(path);
-  const std::string ext = p.extension().string();
-  if (path.empty() || !(fs::is_directory(p) || ext == ".gguf" || ext == ".json")) return std::nullopt;
-  return find_chat_template(p);
-}
-
 }  // namespace
 
 RunData load_run_data(const std::string& model, const std::string& tokenizer, const std::vector<std::string>& data,
                       const std::vector<std::string>& val_data, const DataOptions& options) {
   RunData r;
   r.tok = load_tokenizer_for_model(model, optional_path(tokenizer));
-  std::optional<std::string> source = chat_template_of(tokenizer);
-  if (!source) source = chat_template_of(model);
-  if (source) r.chat = ChatTemplate::parse(*source, tokenizer.empty() ? model : tokenizer);
+  r.chat = load_chat_template_for_model(model, optional_path(tokenizer));
   r.data = load_dataset(to_paths(data), to_paths(val_data), *r.tok, r.chat ? &*r.chat : nullptr, options);
   return r;
 }

@@ -25,15 +25,14 @@ struct GenerateArgs {
 };
 
 std::string chat_prompt(const GenerateArgs& a, const Tokenizer& tok) {
-  std::filesystem::path where = a.tokenizer.empty() ? a.model : a.tokenizer;
-  auto source = find_chat_template(where);
-  if (!source && where != std::filesystem::path(a.model)) source = find_chat_template(a.model);
-  check(source.has_value(), where.string(), ": no chat template found (looked for chat_template.jinja, "
-        "tokenizer_config.json and GGUF metadata); drop --chat to use the raw prompt");
+  std::optional<ChatTemplate> chat = load_chat_template_for_model(
+      a.model, a.tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(a.tokenizer));
+  check(chat.has_value(), a.tokenizer.empty() ? a.model : a.tokenizer, ": no chat template found (looked for "
+        "chat_template.jinja, tokenizer_config.json and GGUF metadata); drop --chat to use the raw prompt");
   std::vector<ChatMessage> messages;
   if (!a.system.empty()) messages.push_back({"system", a.system});
   messages.push_back({"user", a.prompt});
-  return ChatTemplate::parse(*source, where.string()).apply(messages, true, tok.bos_token(), tok.eos_token());
+  return chat->apply(messages, true, tok.bos_token(), tok.eos_token());
 }
 
 void run(GenerateArgs& a) {

@@ -39,7 +39,8 @@ extern const char* const kNothingRelevantAnswer;
 struct AskResult {
   std::string answer;
   bool grounded = false;               // false: nothing relevant was retrieved; the model did not run
-  std::vector<Citation> sources;       // what the answer cites (or every source in its prompt)
+  std::vector<Citation> sources;       // what the answer cites (or every source in its prompt); the
+                                       // page is the one of the chunk's span sharing most words with the question
   std::vector<Hit> retrieved;          // every hit retrieval returned, best first
   std::string retrieval_mode;          // the mode used ("bm25" where hybrid fell back)
   std::string warning;                 // e.g. the fallback's reason
