@@ -2,6 +2,7 @@
 // store's AUTOINCREMENT; "BM25" = count of query words in the chunk, enough to rank hand-made
 // texts) and a bag-of-words SentenceEncoder (each word hashed to one coordinate, L2-normalised).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -58,6 +59,9 @@ class FakeKnowledgeBase : public rag::KnowledgeBase {
     return true;
   }
   int64_t chunk_count() const override { return int64_t(chunks_.size()); }
+  int64_t document_chunk_count(int64_t document_id) const override {
+    return std::count_if(chunks_.begin(), chunks_.end(), [&](const auto& e) { return e.second.document_id == document_id; });
+  }
   std::optional<rag::ChunkRecord> chunk(int64_t id) const override {
     auto it = chunks_.find(id);
     return it == chunks_.end() ? std::nullopt : std::optional(it->second);

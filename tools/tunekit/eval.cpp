@@ -1,5 +1,6 @@
 // tunekit eval: mean cross-entropy and perplexity of a model (optionally with a PEFT LoRA adapter)
-// on data files, batched as training batches them.
+// on data files, batched as training batches them. `tunekit eval retrieval` (eval_retrieval.cpp)
+// measures a knowledge base's retrieval instead; --model and --data are required only without it.
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -12,11 +13,13 @@ namespace tunekit::cli {
 void add_eval(CLI::App& app) {
   auto c = std::make_shared<EvalConfig>();
   auto json = std::make_shared<bool>(false);
-  auto* cmd = app.add_subcommand("eval", "Loss and perplexity of a model (+ adapter) on data files");
-  cmd->add_option("--model,-m", c->model, "HF model folder, .gguf file or llama2.c .bin checkpoint")->required();
+  auto* cmd = app.add_subcommand("eval", "Loss and perplexity of a model (+ adapter) on data files; "
+                                          "`eval retrieval`: retrieval quality of a knowledge base");
+  cmd->require_subcommand(0, 1);
+  auto* model = cmd->add_option("--model,-m", c->model, "HF model folder, .gguf file or llama2.c .bin checkpoint (required)");
   cmd->add_option("--adapter,-a", c->adapter, "PEFT LoRA adapter folder (default: the model alone)");
   cmd->add_option("--tokenizer", c->tokenizer, "tokenizer (default: the model's own)");
-  cmd->add_option("--data,-d", c->data, "data files or folders (.jsonl/.txt/.md), as for train")->required();
+  auto* data = cmd->add_option("--data,-d", c->data, "data files or folders (.jsonl/.txt/.md), as for train (required)");
   cmd->add_option("--format", c->format, "data format (see train)")->capture_default_str();
   cmd->add_option("--batch-size", c->batch_size, "rows per micro-batch")->capture_default_str();
   cmd->add_option("--seq-len", c->seq_len, "row length in tokens (also the longest sample)")->capture_default_str();
@@ -25,7 +28,11 @@ void add_eval(CLI::App& app) {
   cmd->add_flag("--truncate", c->truncate, "cut samples longer than --seq-len instead of failing");
   cmd->add_option("--threads", c->threads, "threads (0: one per core)");
   cmd->add_flag("--json", *json, "print one JSON object");
-  cmd->callback([c, json] {
+  add_eval_retrieval(*cmd);
+  cmd->callback([cmd, model, data, c, json] {
+    if (cmd->got_subcommand("retrieval")) return;
+    if (model->count() == 0) throw CLI::RequiredError(model->get_name());
+    if (data->count() == 0) throw CLI::RequiredError(data->get_name());
     EvalResult r = run_evaluation(*c);
     if (*json)
       std::printf("%s\n", nlohmann::json({{"loss", r.loss}, {"perplexity", r.perplexity}, {"samples", r.n_samples},

@@ -10,6 +10,8 @@ void add_kb(CLI::App& app) {
   add_kb_ingest(*kb);
   add_kb_rm(*kb);
   add_kb_ls(*kb);
+  add_kb_embed(*kb);
+  add_kb_search(*kb);
 }
 
 }  // namespace tunekit::cli

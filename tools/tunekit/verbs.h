@@ -17,5 +17,8 @@ void add_kb(CLI::App& app);        // kb.cpp: the kb group; its sub-verbs are in
 void add_kb_ingest(CLI::App& kb);  // kb_ingest.cpp
 void add_kb_rm(CLI::App& kb);      // kb_rm.cpp
 void add_kb_ls(CLI::App& kb);      // kb_ls.cpp
+void add_kb_embed(CLI::App& kb);   // kb_embed.cpp
+void add_kb_search(CLI::App& kb);  // kb_search.cpp
+void add_eval_retrieval(CLI::App& eval);  // eval_retrieval.cpp: `eval retrieval`
 
 }  // namespace tunekit::cli
