@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "encoder_test_util.h"
 #include "test_paths.h"
 #include "tunekit/rag/answer.h"
 
@@ -78,6 +79,26 @@ TEST_F(AskCli, NothingRelevantIsSaidNotInvented) {
   EXPECT_TRUE(j["sources"].empty());
   EXPECT_EQ(j["finish_reason"], "no_context");
   EXPECT_EQ(j["answer_tokens"], 0);
+}
+
+TEST_F(AskCli, HybridUsesTheBasesEncoderAndVectors) {
+  // A copy of the base, embedded with the tiny golden encoder (a real BERT forward, random weights).
+  const auto kb = kb_.parent_path() / "kb_dense";
+  std::filesystem::remove_all(kb);
+  std::filesystem::copy(kb_, kb, std::filesystem::copy_options::recursive);
+  auto r = run_cli({"kb", "embed", "--kb", kb.string(), "--encoder", test::golden_encoder_dir().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto args = ask("What is the target blood glucose range before meals?", {"--json"});
+  args[2] = kb.string();
+  r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["retrieval_mode"], "hybrid");
+  EXPECT_EQ(j["warning"], "");
+  EXPECT_TRUE(j["grounded"].get<bool>());
+  ASSERT_GE(j["sources"].size(), 1u);
+  EXPECT_GT(j["sources"][0]["score"].get<double>(), 0);
+  EXPECT_LE(j["sources"][0]["score"].get<double>(), 2.0 / 61);  // an RRF score: at most 1/61 per list
 }
 
 TEST_F(AskCli, BadInputIsAnError) {

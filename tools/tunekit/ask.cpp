@@ -10,6 +10,7 @@
 #include "tunekit/infer/model_files.h"
 #include "tunekit/rag/answer.h"
 #include "tunekit/tokenizer/chat_template.h"
+#include "kb_open.h"
 #include "verbs.h"
 
 namespace tunekit::cli {
@@ -17,7 +18,7 @@ namespace tunekit::cli {
 namespace {
 
 struct AskArgs {
-  std::string kb, model, adapter, tokenizer, question, mode = "hybrid", system;
+  std::string kb, model, adapter, tokenizer, question, mode = "hybrid", system, encoder;
   bool json = false, plain = false, quiet = false;
   int64_t k = 5, max_tokens = 0;
   int threads = 0;
@@ -45,7 +46,9 @@ nlohmann::json to_json(const rag::AskResult& r) {
 
 void run(AskArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
-  auto kb = rag::KnowledgeBase::open(a.kb, false);
+  rag::AskOptions& o = a.options;
+  o.retrieve.mode = rag::parse_retrieval_mode(a.mode);
+  KbSearcher searcher(a.kb, o.retrieve.mode, a.encoder);  // the base, and its encoder + vectors unless bm25
   Model model = load_model(a.model);
   std::optional<LoraAdapter> adapter;
   if (!a.adapter.empty()) adapter = load_peft_adapter(a.adapter, model.config);
@@ -56,8 +59,6 @@ void run(AskArgs& a) {
     chat = load_chat_template_for_model(a.model, a.tokenizer.empty() ? std::nullopt
                                                                    : std::optional<std::filesystem::path>(a.tokenizer));
 
-  rag::AskOptions& o = a.options;
-  o.retrieve.mode = rag::parse_retrieval_mode(a.mode);
   o.retrieve.k = a.k;
   o.retrieve.candidates = std::max<int64_t>(o.retrieve.candidates, a.k);
   o.prompt.context_tokens = model.config.n_ctx;
@@ -73,8 +74,8 @@ void run(AskArgs& a) {
       return true;
     };
 
-  rag::Retriever retriever(*kb, nullptr, nullptr);
-  rag::AskResult r = rag::ask(model, *tok, chat ? &*chat : nullptr, *kb, retriever, nullptr, a.question, o);
+  rag::AskResult r = rag::ask(model, *tok, chat ? &*chat : nullptr, searcher.kb(), searcher.retriever(),
+                              searcher.encoder(), a.question, o);
   if (a.json) {
     std::printf("%s\n", to_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return;
@@ -104,6 +105,7 @@ void add_ask(CLI::App& app) {
   cmd->add_option("--tokenizer,-t", a->tokenizer, "tokenizer (default: the model's own)");
   cmd->add_option("--mode", a->mode, "retrieval: bm25, dense or hybrid (hybrid falls back to bm25 without vectors)")
       ->capture_default_str();
+  cmd->add_option("--encoder", a->encoder, "sentence-encoder folder (default: the one the base was embedded with)");
   cmd->add_option("--k", a->k, "sources to retrieve and put in the prompt")->check(CLI::Range(int64_t(1), int64_t(100)))
       ->capture_default_str();
   cmd->add_option("--max-tokens,-n", a->max_tokens, "most answer tokens (default: 256, or n_ctx/4 if smaller)")

@@ -20,6 +20,7 @@ class KbSearcher {
 
   const rag::KnowledgeBase& kb() const { return *kb_; }
   const rag::Retriever& retriever() const { return *retriever_; }
+  const rag::SentenceEncoder* encoder() const { return dense_.encoder.get(); }  // null for BM25 alone
 
  private:
   std::unique_ptr<rag::KnowledgeBase> kb_;
