@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "tunekit/error.h"
+#include "tunekit/rag/query_llm.h"
 
 namespace tunekit::rag {
 
@@ -57,10 +58,14 @@ AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat
   check(question.find_first_not_of(" \t\r\n") != std::string_view::npos, "ask: the question is empty");
   AskResult out;
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::string> queries = {std::string(question)};
-  queries.insert(queries.end(), options.extra_queries.begin(), options.extra_queries.end());
-  RetrievalResult r = queries.size() > 1 ? retriever.retrieve_multi(queries, options.retrieve)
-                                         : retriever.retrieve(question, options.retrieve);
+  LlmHelper llm{model, tok, chat};
+  llm.generate.adapter = options.generate.adapter;
+  out.queries = options.n_rephrasings > 0 ? rephrase_queries(llm, question, options.n_rephrasings)
+                                          : std::vector<std::string>{std::string(question)};
+  RetrieveOptions ro = options.retrieve;
+  if (options.rerank_pool > ro.k) ro.k = options.rerank_pool, ro.candidates = std::max(ro.candidates, ro.k);
+  RetrievalResult r = out.queries.size() > 1 ? retriever.retrieve_multi(out.queries, ro) : retriever.retrieve(question, ro);
+  if (options.rerank_pool > 0) r.hits = rerank(llm, kb, question, r.hits, options.retrieve.k).hits;
   out.retrieved = r.hits;
   out.retrieval_mode = retrieval_mode_name(r.mode_used);
   out.warning = r.warning;

@@ -55,12 +55,18 @@ GenerateOptions LlmHelper::greedy(int64_t max_tokens) {
   return options;
 }
 
-std::string LlmHelper::ask(const std::string& prompt) const {
+std::vector<int32_t> LlmHelper::prompt_tokens(const std::string& prompt) const {
   // A chat rendering carries its own special tokens; a raw prompt gets BOS.
-  std::vector<int32_t> ids =
-      chat ? tokenizer.encode(chat->apply({{"user", prompt}}, true, tokenizer.bos_token(), tokenizer.eos_token()), false)
-           : tokenizer.encode(prompt, true);
-  return tunekit::generate(model, tokenizer, ids, generate).text;
+  return chat ? tokenizer.encode(chat->apply({{"user", prompt}}, true, tokenizer.bos_token(), tokenizer.eos_token()), false)
+              : tokenizer.encode(prompt, true);
+}
+
+bool LlmHelper::fits(const std::string& prompt) const {
+  return int64_t(prompt_tokens(prompt).size()) + generate.max_tokens <= model.config.n_ctx;
+}
+
+std::string LlmHelper::ask(const std::string& prompt) const {
+  return tunekit::generate(model, tokenizer, prompt_tokens(prompt), generate).text;
 }
 
 std::string rephrase_prompt(std::string_view question, int64_t n) {
@@ -139,7 +145,13 @@ RerankResult rerank(const LlmHelper& llm, const KnowledgeBase& kb, std::string_v
   if (chunks.empty()) return result;
   std::vector<std::string> passages;
   for (const auto& c : chunks) passages.push_back(c.text);
-  ParsedRanking ranking = parse_ranking(llm.ask(rerank_prompt(question, passages)), int64_t(chunks.size()));
+  // Passages are cut shorter until the prompt and the reply fit in the model's context; where even
+  // 50 bytes each do not fit, the model is not asked and the order stays as retrieved.
+  size_t max_chars = 600;
+  while (max_chars > 50 && !llm.fits(rerank_prompt(question, passages, max_chars))) max_chars /= 2;
+  const std::string prompt = rerank_prompt(question, passages, max_chars);
+  ParsedRanking ranking = llm.fits(prompt) ? parse_ranking(llm.ask(prompt), int64_t(chunks.size()))
+                                           : parse_ranking("", int64_t(chunks.size()));
   result.n_named = ranking.n_named;
   for (size_t r = 0; r < ranking.order.size() && int64_t(r) < k; ++r)
     result.hits.push_back(Hit{chunks[size_t(ranking.order[r])].id, 1.0 / double(r + 1)});

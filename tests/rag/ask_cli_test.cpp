@@ -81,6 +81,20 @@ TEST_F(AskCli, NothingRelevantIsSaidNotInvented) {
   EXPECT_EQ(j["answer_tokens"], 0);
 }
 
+TEST_F(AskCli, MultiQueryAndRerankFitTheSmallContext) {
+  // stories260K's 512-token context cannot hold 8 passages of 600 bytes: rerank shortens them.
+  auto r = run_cli(ask("What is the target blood glucose range before meals?",
+                       {"--json", "--mode", "bm25", "--rephrasings", "2", "--rerank", "8"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_GE(j["queries"].size(), 1u);
+  EXPECT_LE(j["queries"].size(), 3u);
+  EXPECT_EQ(j["queries"][0], "What is the target blood glucose range before meals?");
+  EXPECT_TRUE(j["grounded"].get<bool>());
+  ASSERT_GE(j["sources"].size(), 1u);
+  EXPECT_LE(j["sources"][0]["score"].get<double>(), 1.0);  // reranked scores are 1 / rank
+}
+
 TEST_F(AskCli, HybridUsesTheBasesEncoderAndVectors) {
   // A copy of the base, embedded with the tiny golden encoder (a real BERT forward, random weights).
   const auto kb = kb_.parent_path() / "kb_dense";

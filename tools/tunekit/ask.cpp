@@ -34,6 +34,7 @@ nlohmann::json to_json(const rag::AskResult& r) {
           {"grounded", r.grounded},
           {"sources", sources},
           {"retrieval_mode", r.retrieval_mode},
+          {"queries", r.queries},
           {"warning", r.warning},
           {"finish_reason", r.finish_reason},
           {"prompt_tokens", r.prompt_tokens},
@@ -110,6 +111,12 @@ void add_ask(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-tokens,-n", a->max_tokens, "most answer tokens (default: 256, or n_ctx/4 if smaller)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
+  cmd->add_option("--rephrasings", a->options.n_rephrasings,
+                  "multi-query: the model writes N rephrasings; their hits are fused with the question's")
+      ->check(CLI::Range(int64_t(0), int64_t(10)))->capture_default_str();
+  cmd->add_option("--rerank", a->options.rerank_pool,
+                  "let the model reorder the best N candidates before the --k kept (0 = off)")
+      ->check(CLI::Range(int64_t(0), int64_t(50)))->capture_default_str();
   cmd->add_option("--system", a->system, "instructions instead of the default grounded-answer ones");
   cmd->add_option("--min-shared-words", a->options.min_shared_words,
                   "a chunk is relevant if it shares this many content words with the question")

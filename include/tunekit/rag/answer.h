@@ -30,8 +30,12 @@ struct AskOptions {
   double min_shared_fraction = 1.0 / 3;
   // ...or, with a dense retriever, when its cosine similarity to the question is at least this.
   double min_similarity = 0.5;
-  // Extra phrasings of the question (multi-query retrieval; written by the caller, e.g. by the LLM).
-  std::vector<std::string> extra_queries;
+  // Multi-query retrieval: the model writes this many rephrasings of the question, and the hits of
+  // all of them are fused by reciprocal rank (query_llm.h rephrase_queries).
+  int64_t n_rephrasings = 0;
+  // Rerank: retrieve rerank_pool candidates, let the model order them (query_llm.h rerank), keep
+  // retrieve.k. 0 = off.
+  int64_t rerank_pool = 0;
 };
 
 extern const char* const kNothingRelevantAnswer;
@@ -41,7 +45,8 @@ struct AskResult {
   bool grounded = false;               // false: nothing relevant was retrieved; the model did not run
   std::vector<Citation> sources;       // what the answer cites (or every source in its prompt); the
                                        // page is the one of the chunk's span sharing most words with the question
-  std::vector<Hit> retrieved;          // every hit retrieval returned, best first
+  std::vector<std::string> queries;    // the question, then the model's rephrasings
+  std::vector<Hit> retrieved;          // every hit retrieval returned (after reranking), best first
   std::string retrieval_mode;          // the mode used ("bm25" where hybrid fell back)
   std::string warning;                 // e.g. the fallback's reason
   int64_t prompt_tokens = 0, answer_tokens = 0, n_sources_truncated = 0;

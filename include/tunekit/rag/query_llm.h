@@ -25,6 +25,8 @@ struct LlmHelper {
 
   static GenerateOptions greedy(int64_t max_tokens);
   std::string ask(const std::string& prompt) const;  // the model's reply
+  std::vector<int32_t> prompt_tokens(const std::string& prompt) const;  // what ask() feeds the model
+  bool fits(const std::string& prompt) const;  // prompt + generate.max_tokens within the model's context
 };
 
 // The instruction asking for n rephrasings, one per line.
@@ -48,7 +50,8 @@ struct ParsedRanking {
 ParsedRanking parse_ranking(std::string_view reply, int64_t n_passages);
 
 // The candidates (best first, e.g. from Retriever) reordered by the model; the first k. Scores
-// become 1 / rank in the new order.
+// become 1 / rank in the new order. Passages are shortened to fit the model's context; where they
+// cannot fit, the retrieved order is kept (n_named = 0).
 struct RerankResult {
   std::vector<Hit> hits;
   int64_t n_named = 0;  // candidates the model ranked; 0 means its reply gave no usable order
