@@ -76,6 +76,18 @@ TEST(Store, CreatesTheSchema) {
             std::string::npos);
 }
 
+TEST(Store, CreatesTheSchemaInAnEmptyDatabase) {
+  // What a kill -9 during the schema's creation leaves: a WAL-mode header and no table.
+  const auto dir = test::temp_dir("store-empty-db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "kb.sqlite").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_THROW(KnowledgeBase::open(dir, false), Error);
+  KnowledgeBase::open(dir, true)->set_meta("k", "v");
+  EXPECT_EQ(KnowledgeBase::open(dir, false)->meta("k"), "v");
+}
+
 TEST(Store, RefusesWhatIsNotAKnowledgeBase) {
   const auto root = test::temp_dir("store-refuse");
   const std::string missing = error_of([&] { KnowledgeBase::open(root / "absent", false); });
