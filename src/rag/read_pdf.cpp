@@ -59,6 +59,7 @@ void read_pdf(const std::filesystem::path& path, const std::string& bytes, Parse
     std::unique_ptr<poppler::page> page(pdf->create_page(i));
     // Reading order (pdftotext's default): columns one after the other, not interleaved by line.
     std::string text = page ? utf8(page->text(poppler::rectf(), poppler::page::non_raw_non_physical_layout)) : std::string();
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();  // "\n\f" at the end
     any_text = any_text || has_visible_text(text);
     doc.pages.push_back({i + 1, std::move(text)});
   }
