@@ -42,7 +42,8 @@ void run(const IngestArgs& a) {
   std::unique_ptr<Tokenizer> tokenizer;
   if (!a.tokenizer.empty()) tokenizer = load_tokenizer(a.tokenizer);
   rag::IngestOptions options;
-  options.chunking = {rag::chunk_mode_from_name(a.chunk), a.chunk_tokens, a.chunk_overlap, tokenizer.get()};
+  options.chunking = {rag::chunk_mode_from_name(a.chunk), a.chunk_tokens, a.chunk_overlap, tokenizer.get(),
+                      a.tokenizer.empty() ? "" : std::filesystem::absolute(a.tokenizer).lexically_normal().string()};
   options.reading.text_fields = a.text_fields;
   options.render_pages_dir = a.render_pages;
   options.render_dpi = a.render_dpi;
