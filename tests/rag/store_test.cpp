@@ -159,6 +159,9 @@ TEST(Store, DocumentsPagesAndChunksRoundTrip) {
   EXPECT_EQ(c->page_last, 2);
   EXPECT_EQ(c->section, "Intro > More");
   EXPECT_EQ(c->text, "second chunk spans");
+  EXPECT_EQ(kb->document_chunk_count(id), 2);
+  EXPECT_EQ(kb->document_chunk_count(docs[0].id), 1);
+  EXPECT_EQ(kb->document_chunk_count(999999), 0);
   const auto picked = kb->chunks({ids[2], 999999, ids[0]});  // ids' order, missing skipped
   ASSERT_EQ(picked.size(), 2u);
   EXPECT_EQ(picked[0].text, "alpha");
