@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "encoder_test_util.h"
 #include "rag_test_util.h"
 #include "test_paths.h"
 #include "tunekit/rag/store.h"
@@ -100,6 +101,32 @@ TEST(KbCli, IngestListRemove) {
   EXPECT_NE(r.err.find("no knowledge base here"), std::string::npos) << r.err;
   r = run_cli({"kb", "ingest", (dir / "docs").string(), "--kb", kb.string(), "--chunk", "pages"});
   EXPECT_EQ(r.exit_code, 2) << r.err;  // a flag error (CLI11)
+}
+
+TEST(KbCli, IngestWithAnEncoderKeepsTheVectorsInStep) {
+  const auto dir = test::temp_dir("kbcli-encoder");
+  write_file(dir / "a.md", "# Apples\nRed fruit grows on trees.\n# Pears\nGreen fruit.");
+  write_file(dir / "b.md", "# Bones\nThe femur is the longest bone.");
+  const auto kb = dir / "kb";
+  auto r = run_cli({"kb", "ingest", (dir / "a.md").string(), "--kb", kb.string(), "--chunk", "section", "--encoder",
+                    test::golden_encoder_dir().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("vectors: 2 embedded, 0 removed, 2 in the index"), std::string::npos) << r.err;
+  // A later ingest without --encoder embeds the new chunks with the base's encoder.
+  r = run_cli({"kb", "ingest", (dir / "b.md").string(), "--kb", kb.string(), "--chunk", "section"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("vectors: 1 embedded, 0 removed, 3 in the index"), std::string::npos) << r.err;
+  r = run_cli({"kb", "search", "--kb", kb.string(), "--mode", "dense", "--json", "femur"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");  // no "index behind the store" warning
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 3u);
+  // kb rm takes the removed chunk's vector out too; an unchanged re-ingest then has nothing to do.
+  r = run_cli({"kb", "rm", "b.md", "--kb", kb.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("vectors: 0 embedded, 1 removed, 2 in the index"), std::string::npos) << r.err;
+  r = run_cli({"kb", "ingest", (dir / "a.md").string(), "--kb", kb.string(), "--chunk", "section"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("vectors: 0 embedded, 0 removed, 2 in the index"), std::string::npos) << r.err;
 }
 
 TEST(KbCli, BadFilesAreListedAndTheGoodOnesGoIn) {

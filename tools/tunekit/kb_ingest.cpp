@@ -1,9 +1,11 @@
 // tunekit kb ingest PATH... --kb KB [--chunk page|section|tokens] [--chunk-tokens N] [--chunk-overlap M]
-//                   [--tokenizer PATH] [--text-field F]... [--render-pages DIR [--render-dpi D]] [--json]
+//                   [--tokenizer PATH] [--text-field F]... [--render-pages DIR [--render-dpi D]]
+//                   [--encoder DIR] [--json]
 // Reads PDFs, Markdown, JSON/JSONL and text files (folders recursively) into the knowledge base KB
 // (created when absent). Unchanged files are skipped, changed ones replaced; a file that cannot be
 // read is listed with its reason and the others go on. Exit 0 when at least one file went in or all
-// were unchanged, 1 when every file failed.
+// were unchanged, 1 when every file failed. With --encoder, or when the base was embedded before
+// (`kb embed`), the vector index is brought up to date afterwards (also after an interrupted run).
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include "tunekit/core/progress.h"
 #include "tunekit/error.h"
 #include "tunekit/rag/ingest.h"
+#include "kb_open.h"
 #include "verbs.h"
 
 namespace tunekit::cli {
@@ -24,7 +27,7 @@ namespace {
 
 struct IngestArgs {
   std::vector<std::string> paths;
-  std::string kb, chunk = "tokens", tokenizer, render_pages;
+  std::string kb, chunk = "tokens", tokenizer, render_pages, encoder;
   double render_dpi = 72;
   int64_t chunk_tokens = 256, chunk_overlap = 32;
   std::vector<std::string> text_fields;
@@ -81,6 +84,7 @@ void run(const IngestArgs& a) {
                 (long long)report.pages, (long long)report.chunks, report.seconds, a.kb.c_str());
   }
   check(report.failed.size() < n_files, "kb ingest: every file failed (", n_files, "; reasons above)");
+  sync_vectors_if_embedded(*kb, a.encoder);
 }
 
 }  // namespace
@@ -104,6 +108,8 @@ void add_kb_ingest(CLI::App& kb) {
                   "count tokens with this tokenizer (tokenizer.json, .model, .gguf, folder); default: whitespace words");
   cmd->add_option("--text-field", a->text_fields,
                   "JSON/JSONL field holding a record's text (repeatable; default: text, else content, else body)");
+  cmd->add_option("--encoder", a->encoder, "sentence-encoder folder: also embed the chunks for dense/hybrid search "
+                                        "(default: the encoder the base was embedded with, if any)");
   cmd->add_option("--render-pages", a->render_pages,
                   "also write PNG images of added PDFs' pages to DIR/<file name>/page-0001.png, ...");
   cmd->add_option("--render-dpi", a->render_dpi, "resolution of --render-pages")

@@ -1,9 +1,12 @@
 #include "kb_open.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 
 #include "tunekit/error.h"
+#include "tunekit/rag/encoder.h"
 
 namespace tunekit::cli {
 
@@ -20,6 +23,21 @@ KbSearcher::KbSearcher(const std::string& kb_dir, const std::vector<rag::Retriev
     if (!dense_.warning.empty()) std::fprintf(stderr, "tunekit: warning: %s\n", dense_.warning.c_str());
   }
   retriever_ = std::make_unique<rag::Retriever>(*kb_, dense_.encoder.get(), dense_.index.get());
+}
+
+void sync_vectors_if_embedded(rag::KnowledgeBase& kb, const std::string& encoder_flag) {
+  const std::optional<std::string> encoder_dir =
+      encoder_flag.empty() ? kb.meta("encoder") : std::optional<std::string>(encoder_flag);
+  if (!encoder_dir) return;
+  auto encoder = rag::SentenceEncoder::load(*encoder_dir);
+  rag::SyncOptions sync;
+  sync.progress = stderr;
+  sync.progress_terminal = ::isatty(2) == 1;
+  rag::SyncStats stats = rag::embed_knowledge_base(kb, *encoder, *encoder_dir, sync);
+  if (!stats.rebuilt_because.empty())
+    std::fprintf(stderr, "tunekit: the old vector index was replaced: %s\n", stats.rebuilt_because.c_str());
+  std::fprintf(stderr, "vectors: %lld embedded, %lld removed, %lld in the index (encoder %s)\n", (long long)stats.added,
+               (long long)stats.removed, (long long)stats.total, encoder->name().c_str());
 }
 
 }  // namespace tunekit::cli

@@ -28,4 +28,8 @@ class KbSearcher {
   std::unique_ptr<rag::Retriever> retriever_;
 };
 
+// After a change to the base (kb ingest, kb rm): brings its vector index up to date with encoder_flag,
+// else with the encoder the base was embedded with; nothing where it has none. One line on stderr.
+void sync_vectors_if_embedded(rag::KnowledgeBase& kb, const std::string& encoder_flag);
+
 }  // namespace tunekit::cli

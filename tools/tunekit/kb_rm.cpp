@@ -1,10 +1,11 @@
 // tunekit kb rm NAME... --kb KB: removes documents (by the name `kb ls` shows) with their pages and
-// chunks, one transaction each.
+// chunks, one transaction each, and their vectors where the base has a vector index.
 #include <cstdio>
 #include <memory>
 
 #include "tunekit/error.h"
 #include "tunekit/rag/store.h"
+#include "kb_open.h"
 #include "verbs.h"
 
 namespace tunekit::cli {
@@ -27,6 +28,7 @@ void add_kb_rm(CLI::App& kb) {
       base->remove_document(name);
       std::printf("removed %s\n", name.c_str());
     }
+    sync_vectors_if_embedded(*base, "");
   });
 }
 
