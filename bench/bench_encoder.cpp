@@ -2,16 +2,23 @@
 // (hidden 384, 6 layers, 12 heads, intermediate 1536, vocab 30522): batches of equal-length texts,
 // embeddings through pooling and normalisation (tokenization excluded). One JSON object per line:
 //   {"bench":"encoder", ..., "texts_per_s", "tokens_per_s", "gflops"}: best and median of reps
+//   {"bench":"encoder_tokenize", ...}: the real all-MiniLM-L6-v2 WordPiece tokenizer on a real text cut
+//       into 100-word chunks (encode_truncated, one thread), where ../shared is present
 //   bench_encoder [--threads 0] [--batch 32] [--seq 128] [--reps 5] [--dtype f32|f16|bf16]
+//                 [--tokenizer DIR] [--text FILE]
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench_util.h"
 #include "rag/bert_forward.h"
+#include "rag/encoder_text.h"
+#include "tunekit/io/file_util.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/ops/ops.h"
 
@@ -65,6 +72,34 @@ std::map<std::string, Tensor> random_bert_tensors(const rag::BertConfig& c, DTyp
   return tensors;
 }
 
+// Tokenizes the text in chunks of 100 words, as a knowledge base's passages, truncated to 256 tokens.
+void bench_tokenize(const std::filesystem::path& tokenizer_dir, const std::filesystem::path& text_file) {
+  if (!std::filesystem::exists(tokenizer_dir) || !std::filesystem::exists(text_file)) {
+    std::cerr << "encoder_tokenize skipped: " << tokenizer_dir << " or " << text_file << " is absent\n";
+    return;
+  }
+  const auto tokenizer = rag::load_encoder_tokenizer(tokenizer_dir);
+  std::istringstream words(read_text_file(text_file));
+  std::vector<std::string> chunks(1);
+  int n_words = 0;
+  for (std::string word; words >> word; ++n_words) {
+    if (n_words > 0 && n_words % 100 == 0) chunks.emplace_back();
+    chunks.back().append(word).append(" ");
+  }
+  int64_t tokens = 0;
+  const double t0 = bench::now_seconds();
+  for (const std::string& chunk : chunks) tokens += int64_t(rag::encode_truncated(*tokenizer, chunk, 256).size());
+  const double seconds = bench::now_seconds() - t0;
+  bench::print_json_line({{"bench", "encoder_tokenize"},
+                          {"tokenizer", tokenizer_dir.filename().string()},
+                          {"text", text_file.filename().string()},
+                          {"chunks", chunks.size()},
+                          {"tokens", tokens},
+                          {"seconds", seconds},
+                          {"texts_per_s", double(chunks.size()) / seconds},
+                          {"tokens_per_s", double(tokens) / seconds}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,6 +112,10 @@ int main(int argc, char** argv) {
   app.add_option("--seq", seq, "tokens per text, [CLS] and [SEP] included")->check(CLI::Range(2, 512));
   app.add_option("--reps", reps, "timed repetitions")->check(CLI::PositiveNumber);
   app.add_option("--dtype", dtype_name, "weight storage: f32, f16 or bf16");
+  std::string tokenizer_dir = "../shared/tokenizers/all-MiniLM-L6-v2-no-weights";
+  std::string text_file = "../shared/data/docs/grays-anatomy-1918-osteology.txt";
+  app.add_option("--tokenizer", tokenizer_dir, "encoder folder whose tokenizer to time");
+  app.add_option("--text", text_file, "text to tokenize in 100-word chunks");
   CLI11_PARSE(app, argc, argv);
   set_num_threads(threads);
 
@@ -126,5 +165,6 @@ int main(int argc, char** argv) {
                           {"tokens_per_s", tokens / best},
                           {"gflops", flops / best / 1e9},
                           {"machine", bench::machine_info()}});
+  bench_tokenize(tokenizer_dir, text_file);
   return 0;
 }
