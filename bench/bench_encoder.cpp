@@ -7,7 +7,6 @@
 //   bench_encoder [--threads 0] [--batch 32] [--seq 128] [--reps 5] [--dtype f32|f16|bf16]
 //                 [--tokenizer DIR] [--text FILE]
 #include <CLI/CLI.hpp>
-
 #include <filesystem>
 #include <map>
 #include <random>
@@ -18,8 +17,8 @@
 #include "bench_util.h"
 #include "rag/bert_forward.h"
 #include "rag/encoder_text.h"
-#include "tunekit/io/file_util.h"
 #include "tunekit/core/parallel.h"
+#include "tunekit/io/file_util.h"
 #include "tunekit/ops/ops.h"
 
 namespace {
@@ -56,7 +55,8 @@ std::map<std::string, Tensor> random_bert_tensors(const rag::BertConfig& c, DTyp
   add("embeddings.LayerNorm.bias", {D});
   for (int64_t i = 0; i < c.n_layer; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    for (const char* m : {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
+    for (const char* m :
+         {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
       add(p + m + ".weight", {D, D});
       add(p + m + ".bias", {D});
     }

@@ -38,12 +38,12 @@ __m512 gelu512(__m512 x) {
   poly = _mm512_fmadd_ps(t, poly, _mm512_set1_ps(kErfA2));
   poly = _mm512_fmadd_ps(t, poly, _mm512_set1_ps(kErfA1));
   poly = _mm512_mul_ps(t, poly);
-  const __m512 erf_abs = _mm512_fnmadd_ps(poly, exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z)),
-                                          _mm512_set1_ps(1.0f));
+  const __m512 erf_abs =
+      _mm512_fnmadd_ps(poly, exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z)), _mm512_set1_ps(1.0f));
   // 1 + erf(x / √2) with erf's sign taken from x: 1 + erf_abs for x >= 0, 1 - erf_abs below
   const __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-  const __m512 one_plus_erf = _mm512_mask_sub_ps(_mm512_add_ps(_mm512_set1_ps(1.0f), erf_abs), negative,
-                                                 _mm512_set1_ps(1.0f), erf_abs);
+  const __m512 one_plus_erf =
+      _mm512_mask_sub_ps(_mm512_add_ps(_mm512_set1_ps(1.0f), erf_abs), negative, _mm512_set1_ps(1.0f), erf_abs);
   return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), one_plus_erf);
 }
 #endif

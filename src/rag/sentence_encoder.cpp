@@ -22,9 +22,13 @@ class BertSentenceEncoder : public SentenceEncoder {
  public:
   BertSentenceEncoder(std::string name, EncoderFolderConfig config, std::unique_ptr<Tokenizer> tokenizer,
                       TensorFile file, TextPrefixes prefixes, int64_t batch_size)
-      : name_(std::move(name)), config_(config), tokenizer_(std::move(tokenizer)), file_(std::move(file)),
+      : name_(std::move(name)),
+        config_(config),
+        tokenizer_(std::move(tokenizer)),
+        file_(std::move(file)),
         weights_(bind_bert_weights(file_.tensors, config_.bert, file_.files.front().string())),
-        prefixes_(std::move(prefixes)), batch_size_(batch_size) {}
+        prefixes_(std::move(prefixes)),
+        batch_size_(batch_size) {}
 
   int64_t dim() const override { return config_.bert.d_model; }
   std::string name() const override { return name_; }
@@ -85,7 +89,8 @@ std::unique_ptr<SentenceEncoder> SentenceEncoder::load(const fs::path& dir, cons
   EncoderFolderConfig config = read_encoder_config(dir);
   std::unique_ptr<Tokenizer> tokenizer = load_encoder_tokenizer(dir);
   check(tokenizer->vocab_size() <= config.bert.n_vocab, dir.string(), ": the tokenizer has ", tokenizer->vocab_size(),
-        " tokens but config.json's vocab_size is ", config.bert.n_vocab, "; hint: the two files are of different models");
+        " tokens but config.json's vocab_size is ", config.bert.n_vocab,
+        "; hint: the two files are of different models");
   TensorFile weights = read_encoder_weights(dir);
   if (options.threads > 0) set_num_threads(options.threads);
   return std::make_unique<BertSentenceEncoder>(name, config, std::move(tokenizer), std::move(weights),
