@@ -3,11 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 
-#include "../tokenizer/tokenizer_test_util.h"
 #include "encoder_test_util.h"
 #include "rag/bert_config.h"
 #include "rag/encoder_text.h"
+#include "tokenizer/tokenizer_test_util.h"
 #include "tunekit/error.h"
 #include "tunekit/io/file_util.h"
 #include "tunekit/rag/encoder.h"
