@@ -87,7 +87,7 @@ void run(AskArgs& a) {
     std::printf("\nSources:\n");
     for (const rag::Citation& c : r.sources) std::printf("  %s\n", rag::format_citation(c).c_str());
   }
-  if (!r.warning.empty()) std::fprintf(stderr, "tunekit ask: %s\n", r.warning.c_str());
+  if (!r.warning.empty() && !searcher.warned()) std::fprintf(stderr, "tunekit: warning: %s\n", r.warning.c_str());
   if (!a.quiet)
     std::fprintf(stderr, "[%s retrieval %.0f ms, %lld prompt tokens, %lld answer tokens in %.2f s]\n",
                  r.retrieval_mode.c_str(), r.retrieve_seconds * 1e3, (long long)r.prompt_tokens,

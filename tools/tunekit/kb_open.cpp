@@ -20,7 +20,9 @@ KbSearcher::KbSearcher(const std::string& kb_dir, const std::vector<rag::Retriev
   if (needs(rag::RetrievalMode::Dense) || needs(rag::RetrievalMode::Hybrid)) {
     dense_ = rag::open_dense_side(*kb_, encoder_dir);
     check(dense_.encoder || !needs(rag::RetrievalMode::Dense), "dense retrieval: ", dense_.warning);
-    if (!dense_.warning.empty()) std::fprintf(stderr, "tunekit: warning: %s\n", dense_.warning.c_str());
+    if (!dense_.warning.empty())  // no encoder: hybrid runs as BM25 (the Retriever's own warning, with the cause)
+      std::fprintf(stderr, "tunekit: warning: %s%s\n", dense_.encoder ? "" : "hybrid retrieval fell back to BM25 alone: ",
+                   dense_.warning.c_str());
   }
   retriever_ = std::make_unique<rag::Retriever>(*kb_, dense_.encoder.get(), dense_.index.get());
 }

@@ -21,6 +21,9 @@ class KbSearcher {
   const rag::KnowledgeBase& kb() const { return *kb_; }
   const rag::Retriever& retriever() const { return *retriever_; }
   const rag::SentenceEncoder* encoder() const { return dense_.encoder.get(); }  // null for BM25 alone
+  // Whether opening printed a warning about the dense side (then a retrieval's own fallback warning
+  // says the same thing again and need not be printed).
+  bool warned() const { return !dense_.warning.empty(); }
 
  private:
   std::unique_ptr<rag::KnowledgeBase> kb_;

@@ -38,7 +38,7 @@ void run(const SearchArgs& a) {
   options.mode = rag::parse_retrieval_mode(a.mode);
   options.k = a.k;
   rag::RetrievalResult result = searcher.retriever().retrieve(a.query, options);
-  if (!result.warning.empty()) std::fprintf(stderr, "tunekit: warning: %s\n", result.warning.c_str());
+  if (!result.warning.empty() && !searcher.warned()) std::fprintf(stderr, "tunekit: warning: %s\n", result.warning.c_str());
 
   std::vector<int64_t> ids;
   for (const auto& hit : result.hits) ids.push_back(hit.chunk_id);
