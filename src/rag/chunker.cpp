@@ -118,7 +118,7 @@ std::string chunk_mode_name(ChunkMode mode) {
 
 std::string describe(const ChunkOptions& o) {
   return chunk_mode_name(o.mode) + " " + std::to_string(o.max_tokens) + "/" + std::to_string(o.overlap) +
-         (o.tokenizer ? " tokenizer" : " words");
+         (o.tokenizer ? " tokenizer " + o.tokenizer_name : " words");
 }
 
 std::vector<ChunkInput> chunk_document(const ParsedDocument& doc, const ChunkOptions& options) {

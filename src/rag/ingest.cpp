@@ -7,6 +7,7 @@
 
 #include "tunekit/error.h"
 #include "tunekit/io/file_util.h"
+#include "tunekit/rag/page_images.h"
 
 namespace tunekit::rag {
 
@@ -94,6 +95,8 @@ IngestReport ingest(KnowledgeBase& kb, const std::vector<std::filesystem::path>&
       } else {
         ParsedDocument doc = parse_document(files[i], bytes, options.reading);
         const std::vector<ChunkInput> chunks = chunk_document(doc, options.chunking);
+        if (!options.render_pages_dir.empty() && doc.record.kind == "pdf")
+          render_pdf_pages(files[i], options.render_pages_dir, options.render_dpi);
         kb.put_document(doc.record, doc.pages, chunks);
         event.outcome = existing ? FileOutcome::Replaced : FileOutcome::Added;
         (existing ? report.replaced : report.added).push_back(name);

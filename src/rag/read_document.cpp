@@ -101,10 +101,12 @@ ParsedDocument parse_document(const std::filesystem::path& path, const std::stri
     read_pdf(path, bytes, doc);
   } else {
     check_utf8(bytes, path.string());
+    const bool bom = bytes.starts_with("\xEF\xBB\xBF");  // a UTF-8 byte-order mark is not text
+    const std::string text = bom ? bytes.substr(3) : bytes;
     const std::string ext = lower(path.extension().string());
-    if (kind == "markdown") read_markdown(path, bytes, doc);
-    else if (kind == "json") read_json_records(path, bytes, ext == ".jsonl", options, doc);
-    else doc.pages.push_back({1, bytes});
+    if (kind == "markdown") read_markdown(path, text, doc);
+    else if (kind == "json") read_json_records(path, text, ext == ".jsonl", options, doc);
+    else doc.pages.push_back({1, text});
     check(!is_blank(doc.pages.front().text), path.string(), ": no text (only white space)");
   }
   if (doc.record.title.empty()) doc.record.title = path.stem().string();

@@ -24,17 +24,16 @@ std::string utf8(const poppler::ustring& s) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-// poppler prints its parser's complaints to stderr; a corrupt file is reported once, by us.
-void silence_poppler() {
-  static std::once_flag once;
-  std::call_once(once, [] { poppler::set_debug_error_function([](const std::string&, void*) {}, nullptr); });
-}
-
 bool has_visible_text(const std::string& s) {
   return std::any_of(s.begin(), s.end(), [](unsigned char c) { return !std::isspace(c); });
 }
 
 }  // namespace
+
+void silence_poppler() {
+  static std::once_flag once;
+  std::call_once(once, [] { poppler::set_debug_error_function([](const std::string&, void*) {}, nullptr); });
+}
 
 void read_pdf(const std::filesystem::path& path, const std::string& bytes, ParsedDocument& doc) {
   silence_poppler();
@@ -59,6 +58,7 @@ void read_pdf(const std::filesystem::path& path, const std::string& bytes, Parse
     std::unique_ptr<poppler::page> page(pdf->create_page(i));
     // Reading order (pdftotext's default): columns one after the other, not interleaved by line.
     std::string text = page ? utf8(page->text(poppler::rectf(), poppler::page::non_raw_non_physical_layout)) : std::string();
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();  // "\n\f" at the end
     any_text = any_text || has_visible_text(text);
     doc.pages.push_back({i + 1, std::move(text)});
   }

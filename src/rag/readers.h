@@ -8,6 +8,9 @@
 
 namespace tunekit::rag {
 
+// poppler prints its parser's complaints to stderr; a bad file is reported once, by our Error.
+void silence_poppler();
+
 void read_pdf(const std::filesystem::path& path, const std::string& bytes, ParsedDocument& doc);
 void read_markdown(const std::filesystem::path& path, const std::string& bytes, ParsedDocument& doc);
 void read_json_records(const std::filesystem::path& path, const std::string& bytes, bool jsonl,

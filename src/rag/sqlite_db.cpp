@@ -59,8 +59,8 @@ void SqliteDb::exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail_sqlite(sql);
 }
 
-int64_t SqliteDb::pragma_int(const char* pragma) {
-  Query q(*this, pragma);
+int64_t SqliteDb::query_int(const char* sql) {
+  Query q(*this, sql);
   return q->step() ? q->int64(0) : 0;
 }
 

@@ -63,7 +63,7 @@ class SqliteDb {
   const std::filesystem::path& path() const { return path_; }
   sqlite3* handle() { return db_; }
   void exec(const char* sql);                  // one or more statements without results
-  int64_t pragma_int(const char* pragma);      // "PRAGMA user_version" -> its value
+  int64_t query_int(const char* sql);          // the first column of the first row ("PRAGMA user_version")
   // Cached by the SQL text's address: sql must outlive the connection (a literal or a static string).
   Statement& prepare(const char* sql);
   int64_t last_insert_id() const;

@@ -132,11 +132,13 @@ void SqliteKnowledgeBase::check_or_create_schema(bool create) {
   const std::string where = db_.path().string();
   int64_t app_id = 0;
   try {
-    app_id = db_.pragma_int("PRAGMA application_id");  // the first read: a non-database fails here
+    app_id = db_.query_int("PRAGMA application_id");  // the first read: a non-database fails here
   } catch (const Error& e) {
     fail(where, ": not a tunekit knowledge base (", e.what(), ")");
   }
-  if (app_id == 0 && create && db_.pragma_int("PRAGMA page_count") == 0) {  // a new, empty file
+  // A new file, or one without any table (a kill -9 while the schema was being created leaves one
+  // in WAL mode with only a header): make the schema.
+  if (app_id == 0 && create && db_.query_int("SELECT count(*) FROM sqlite_master") == 0) {
     db_.exec("PRAGMA journal_mode = WAL");
     Transaction t(db_);
     db_.exec(kSchema);
@@ -152,7 +154,7 @@ void SqliteKnowledgeBase::check_or_create_schema(bool create) {
   }
   check(app_id == kApplicationId, where, ": not a tunekit knowledge base (an SQLite database of another "
         "program: application_id ", app_id, "); give --kb a new or a tunekit folder");
-  const int64_t version = db_.pragma_int("PRAGMA user_version");
+  const int64_t version = db_.query_int("PRAGMA user_version");
   check(version == kSchemaVersion, where, ": knowledge-base schema version ", version, ", this tunekit reads ",
         kSchemaVersion, version > kSchemaVersion ? " (made by a newer tunekit: upgrade)" : " (re-ingest it)");
   db_.exec("PRAGMA journal_mode = WAL");

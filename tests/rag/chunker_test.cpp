@@ -38,7 +38,7 @@ void expect_chunks(const std::vector<ChunkInput>& got, const std::vector<Expecte
   }
 }
 
-ChunkOptions words(ChunkMode mode, int64_t n, int64_t overlap) { return {mode, n, overlap, nullptr}; }
+ChunkOptions words(ChunkMode mode, int64_t n, int64_t overlap) { return {mode, n, overlap, nullptr, ""}; }
 
 }  // namespace
 
@@ -104,7 +104,9 @@ TEST(Chunker, TokenizerWindowsStayWithinTheBudgetAndAreMaximal) {
   const std::string gray = test::read_bytes(test::shared_dir() / "data/docs/grays-anatomy-1918-osteology.txt");
   const ParsedDocument d = doc_of({gray.substr(0, 6000), gray.substr(6000, 6000)});
   const int64_t n = 64, m = 16;
-  const auto chunks = chunk_document(d, {ChunkMode::Tokens, n, m, tok.get()});
+  const ChunkOptions options = {ChunkMode::Tokens, n, m, tok.get(), "tinyllama"};
+  EXPECT_EQ(describe(options), "tokens 64/16 tokenizer tinyllama");
+  const auto chunks = chunk_document(d, options);
   ASSERT_GT(chunks.size(), 10u);
   auto tokens = [&](std::string_view s) { return static_cast<int64_t>(tok->encode(s, false).size()); };
   size_t previous_end = 0, previous_begin = 0;

@@ -133,6 +133,15 @@ TEST(ReadDocument, PlainTextIsOnePage) {
   EXPECT_EQ(d.pages[0].page, 1);
   EXPECT_EQ(d.pages[0].text, "Line one.\nLine two.\n");
   EXPECT_TRUE(d.sections.empty());
+
+  // A byte-order mark is dropped (the hash still covers the file's bytes); CRLF headings work.
+  const auto bom = write_file(test::temp_dir("doc-bom") / "bom.md", "\xEF\xBB\xBF# Title\r\nText.\r\n");
+  const ParsedDocument b = read_document(bom);
+  EXPECT_EQ(b.pages[0].text, "# Title\r\nText.\r\n");
+  EXPECT_EQ(b.record.title, "Title");
+  ASSERT_EQ(b.sections.size(), 1u);
+  EXPECT_EQ(b.sections[0].heading, "Title");
+  EXPECT_EQ(b.record.content_hash, content_hash(test::read_bytes(bom)));
 }
 
 TEST(ReadDocument, RefusesBadFilesNamingThem) {
@@ -154,7 +163,7 @@ TEST(ReadDocument, RefusesCorruptAndEncryptedPdfs) {
   expect_refused(write_file(dir / "truncated.pdf", real.substr(0, real.size() / 3)), "not a PDF or corrupt");
   expect_refused(write_file(dir / "head.pdf", real.substr(0, 1000)), "not a PDF or corrupt");
 
-  // tests/data/rag/encrypted.pdf (scripts/make_encrypted_pdf.py): RC4-encrypted, user password
+  // tests/data/rag/encrypted.pdf (scripts/make_test_pdfs.py): RC4-encrypted, user password
   // "secret". poppler itself opens it with the password, so it is a real encrypted PDF, not a
   // corrupt one.
   const auto encrypted = test::source_dir() / "tests/data/rag/encrypted.pdf";
@@ -164,4 +173,10 @@ TEST(ReadDocument, RefusesCorruptAndEncryptedPdfs) {
   const auto utf8 = page->text().to_utf8();
   EXPECT_NE(std::string(utf8.begin(), utf8.end()).find("Secret text on page one"), std::string::npos);
   expect_refused(encrypted, "encrypted PDF");
+
+  // Two valid pages that only draw a rectangle (scripts/make_test_pdfs.py): poppler loads them.
+  const auto no_text = test::source_dir() / "tests/data/rag/no_text.pdf";
+  std::unique_ptr<poppler::document> blank(poppler::document::load_from_file(no_text.string()));
+  ASSERT_TRUE(blank && blank->pages() == 2);
+  expect_refused(no_text, "no extractable text (scanned? OCR it first)");
 }

@@ -77,6 +77,8 @@ TEST(MedicalDocs, EveryPageIsReadAndAnswerPagesHoldTheirAnswers) {
     size_t with_text = 0;
     for (size_t i = 0; i < d.pages.size(); ++i) {
       EXPECT_EQ(d.pages[i].page, static_cast<int64_t>(i + 1));
+      const std::string& text = d.pages[i].text;
+      EXPECT_TRUE(text.empty() || !std::isspace(static_cast<unsigned char>(text.back()))) << i;  // trimmed
       with_text += squeeze(d.pages[i].text).size() > 1;
     }
     std::printf("%s: %zu pages, %zu with text, title '%s'\n", name.c_str(), d.pages.size(), with_text,

@@ -76,6 +76,18 @@ TEST(Store, CreatesTheSchema) {
             std::string::npos);
 }
 
+TEST(Store, CreatesTheSchemaInAnEmptyDatabase) {
+  // What a kill -9 during the schema's creation leaves: a WAL-mode header and no table.
+  const auto dir = test::temp_dir("store-empty-db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "kb.sqlite").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_THROW(KnowledgeBase::open(dir, false), Error);
+  KnowledgeBase::open(dir, true)->set_meta("k", "v");
+  EXPECT_EQ(KnowledgeBase::open(dir, false)->meta("k"), "v");
+}
+
 TEST(Store, RefusesWhatIsNotAKnowledgeBase) {
   const auto root = test::temp_dir("store-refuse");
   const std::string missing = error_of([&] { KnowledgeBase::open(root / "absent", false); });
@@ -147,6 +159,9 @@ TEST(Store, DocumentsPagesAndChunksRoundTrip) {
   EXPECT_EQ(c->page_last, 2);
   EXPECT_EQ(c->section, "Intro > More");
   EXPECT_EQ(c->text, "second chunk spans");
+  EXPECT_EQ(kb->document_chunk_count(id), 2);
+  EXPECT_EQ(kb->document_chunk_count(docs[0].id), 1);
+  EXPECT_EQ(kb->document_chunk_count(999999), 0);
   const auto picked = kb->chunks({ids[2], 999999, ids[0]});  // ids' order, missing skipped
   ASSERT_EQ(picked.size(), 2u);
   EXPECT_EQ(picked[0].text, "alpha");

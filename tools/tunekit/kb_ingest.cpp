@@ -1,5 +1,5 @@
 // tunekit kb ingest PATH... --kb KB [--chunk page|section|tokens] [--chunk-tokens N] [--chunk-overlap M]
-//                   [--tokenizer PATH] [--text-field F]... [--json]
+//                   [--tokenizer PATH] [--text-field F]... [--render-pages DIR [--render-dpi D]] [--json]
 // Reads PDFs, Markdown, JSON/JSONL and text files (folders recursively) into the knowledge base KB
 // (created when absent). Unchanged files are skipped, changed ones replaced; a file that cannot be
 // read is listed with its reason and the others go on. Exit 0 when at least one file went in or all
@@ -24,7 +24,8 @@ namespace {
 
 struct IngestArgs {
   std::vector<std::string> paths;
-  std::string kb, chunk = "tokens", tokenizer;
+  std::string kb, chunk = "tokens", tokenizer, render_pages;
+  double render_dpi = 72;
   int64_t chunk_tokens = 256, chunk_overlap = 32;
   std::vector<std::string> text_fields;
   bool json = false;
@@ -41,8 +42,11 @@ void run(const IngestArgs& a) {
   std::unique_ptr<Tokenizer> tokenizer;
   if (!a.tokenizer.empty()) tokenizer = load_tokenizer(a.tokenizer);
   rag::IngestOptions options;
-  options.chunking = {rag::chunk_mode_from_name(a.chunk), a.chunk_tokens, a.chunk_overlap, tokenizer.get()};
+  options.chunking = {rag::chunk_mode_from_name(a.chunk), a.chunk_tokens, a.chunk_overlap, tokenizer.get(),
+                      a.tokenizer.empty() ? "" : std::filesystem::absolute(a.tokenizer).lexically_normal().string()};
   options.reading.text_fields = a.text_fields;
+  options.render_pages_dir = a.render_pages;
+  options.render_dpi = a.render_dpi;
   std::vector<std::filesystem::path> paths(a.paths.begin(), a.paths.end());
   const size_t n_files = rag::expand_inputs(paths).size();
   if (n_files == 0) {
@@ -100,6 +104,11 @@ void add_kb_ingest(CLI::App& kb) {
                   "count tokens with this tokenizer (tokenizer.json, .model, .gguf, folder); default: whitespace words");
   cmd->add_option("--text-field", a->text_fields,
                   "JSON/JSONL field holding a record's text (repeatable; default: text, else content, else body)");
+  cmd->add_option("--render-pages", a->render_pages,
+                  "also write PNG images of added PDFs' pages to DIR/<file name>/page-0001.png, ...");
+  cmd->add_option("--render-dpi", a->render_dpi, "resolution of --render-pages")
+      ->check(CLI::Range(1.0, 1200.0))
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "print the report as one JSON object");
   cmd->callback([a] { run(*a); });
 }

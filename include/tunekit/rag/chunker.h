@@ -35,9 +35,11 @@ struct ChunkOptions {
   int64_t max_tokens = 256;              // window length (all modes split longer units with it)
   int64_t overlap = 32;                  // tokens shared by neighbouring windows; < max_tokens
   const Tokenizer* tokenizer = nullptr;  // nullptr: count whitespace-separated words
+  std::string tokenizer_name;            // names the tokenizer in describe() (the CLI: its absolute path)
 };
 
-// The settings in one line, kept in the knowledge base's meta ("tokens 256/32 tokenizer").
+// The settings in one line, kept in the knowledge base's meta: "tokens 256/32 words",
+// "page 512/0 tokenizer /models/tok.json".
 std::string describe(const ChunkOptions& options);
 
 // Chunks in document order; blank stretches make no chunk. Throws Error on bad options.

@@ -9,6 +9,8 @@
 //   .jsonl           one object per line, the same way
 //   .txt             one page, no sections
 //
+// Text formats must be UTF-8 (a leading byte-order mark is dropped; CRLF line ends are fine).
+//
 // Every failure is an Error naming the file and the reason: "empty file", "not a PDF or corrupt",
 // "encrypted", "no extractable text (scanned? OCR it first)", "invalid UTF-8 at byte offset N",
 // an unsupported extension (listing the supported ones), a JSON record without a text field.

@@ -23,6 +23,10 @@ namespace tunekit::rag {
 struct IngestOptions {
   ChunkOptions chunking;
   ReadOptions reading;
+  // When set, every added or replaced PDF also gets PNG images of its pages here
+  // (rag/page_images.h), rendered at render_dpi; unchanged files are not re-rendered.
+  std::filesystem::path render_pages_dir;
+  double render_dpi = 72;
   // Called once after the run when any document was added or replaced (the dense vector index
   // syncs itself here); not called when nothing changed.
   std::function<void(KnowledgeBase&)> on_documents_changed;
