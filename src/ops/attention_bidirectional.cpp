@@ -24,8 +24,8 @@ constexpr int64_t kBlockRows = 64;  // query rows per task: S stays in L2 for se
 
 void attention_bidirectional(const float* q, const float* k, const float* v, float* out, const int64_t* seq_start,
                              int64_t n_seq, int64_t n_head, int64_t d_head) {
-  check(n_seq >= 0 && n_head > 0 && d_head > 0, "attention_bidirectional: bad shape n_seq ", n_seq, ", n_head ",
-        n_head, ", d_head ", d_head);
+  check(n_seq >= 0 && n_head > 0 && d_head > 0, "attention_bidirectional: bad shape n_seq ", n_seq, ", n_head ", n_head,
+        ", d_head ", d_head);
   struct Task {
     int64_t seq, head, row0, row1;  // rows relative to the sequence's first
   };
@@ -46,8 +46,8 @@ void attention_bidirectional(const float* q, const float* k, const float* v, flo
       const int64_t first = seq_start[task.seq], n = seq_start[task.seq + 1] - first, rows = task.row1 - task.row0;
       const int64_t column = task.head * d_head;
       const float* q_rows = q + (first + task.row0) * stride + column;  // [rows, d_head], stride `stride`
-      const float* keys = k + first * stride + column;                   // [n, d_head]
-      const float* values = v + first * stride + column;                 // [n, d_head]
+      const float* keys = k + first * stride + column;                  // [n, d_head]
+      const float* values = v + first * stride + column;                // [n, d_head]
       scores.resize(size_t(rows * n));
       sgemm('N', 'T', rows, n, d_head, scale, q_rows, stride, keys, stride, 0.0f, scores.data(), n);
       for (int64_t r = 0; r < rows; ++r) softmax(scores.data() + r * n, n);

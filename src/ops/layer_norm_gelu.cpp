@@ -38,15 +38,42 @@ __m512 gelu512(__m512 x) {
   poly = _mm512_fmadd_ps(t, poly, _mm512_set1_ps(kErfA2));
   poly = _mm512_fmadd_ps(t, poly, _mm512_set1_ps(kErfA1));
   poly = _mm512_mul_ps(t, poly);
-  const __m512 erf_abs = _mm512_fnmadd_ps(poly, exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z)),
-                                          _mm512_set1_ps(1.0f));
+  const __m512 erf_abs =
+      _mm512_fnmadd_ps(poly, exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z)), _mm512_set1_ps(1.0f));
   // 1 + erf(x / √2) with erf's sign taken from x: 1 + erf_abs for x >= 0, 1 - erf_abs below
   const __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-  const __m512 one_plus_erf = _mm512_mask_sub_ps(_mm512_add_ps(_mm512_set1_ps(1.0f), erf_abs), negative,
-                                                 _mm512_set1_ps(1.0f), erf_abs);
+  const __m512 one_plus_erf =
+      _mm512_mask_sub_ps(_mm512_add_ps(_mm512_set1_ps(1.0f), erf_abs), negative, _mm512_set1_ps(1.0f), erf_abs);
   return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), one_plus_erf);
 }
 #endif
+
+// mean and 1/sqrt(var + eps) of one row: two passes in double (the mean, then the squares around it),
+// so a large mean does not cancel the variance.
+void row_moments(const float* x, int64_t n, float eps, float& mean, float& r) {
+  int64_t i = 0;
+  double sum = 0, squares = 0;
+#ifdef __AVX512F__
+  __m512d acc = _mm512_setzero_pd();
+  for (; i + 8 <= n; i += 8) acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_loadu_ps(x + i)));
+  sum = _mm512_reduce_add_pd(acc);
+#endif
+  for (; i < n; ++i) sum += x[i];
+  const double m = sum / double(n);
+  i = 0;
+#ifdef __AVX512F__
+  const __m512d vm = _mm512_set1_pd(m);
+  acc = _mm512_setzero_pd();
+  for (; i + 8 <= n; i += 8) {
+    const __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), vm);
+    acc = _mm512_fmadd_pd(d, d, acc);
+  }
+  squares = _mm512_reduce_add_pd(acc);
+#endif
+  for (; i < n; ++i) squares += (x[i] - m) * (x[i] - m);
+  mean = float(m);
+  r = float(1.0 / std::sqrt(squares / double(n) + eps));
+}
 
 // y = (x - mean) * r * w + b for one row.
 void normalize_row(const float* x, float mean, float r, const float* w, const float* b, float* y, int64_t n) {
@@ -69,14 +96,9 @@ void layer_norm(const float* x, const float* w, const float* b, float* y, int64_
       T,
       [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
-          const float* row = x + t * C;
-          // Two passes in double: the mean, then the variance around it (no cancellation).
-          double sum = 0, squares = 0;
-          for (int64_t c = 0; c < C; ++c) sum += row[c];
-          const double mean = sum / double(C);
-          for (int64_t c = 0; c < C; ++c) squares += (row[c] - mean) * (row[c] - mean);
-          const double r = 1.0 / std::sqrt(squares / double(C) + eps);
-          normalize_row(row, float(mean), float(r), w, b, y + t * C, C);
+          float mean = 0, r = 0;
+          row_moments(x + t * C, C, eps, mean, r);
+          normalize_row(x + t * C, mean, r, w, b, y + t * C, C);
         }
       },
       std::max<int64_t>(1, kElementGrain / C));

@@ -33,7 +33,8 @@ void attention_bidirectional(const float* q, const float* k, const float* v, flo
         std::vector<double> weight(static_cast<size_t>(n));
         for (int64_t j = 0; j < n; ++j) {
           double dot = 0;
-          for (int64_t i = 0; i < d_head; ++i) dot += double(q[t * stride + h * d_head + i]) * k[(first + j) * stride + h * d_head + i];
+          for (int64_t i = 0; i < d_head; ++i)
+            dot += double(q[t * stride + h * d_head + i]) * k[(first + j) * stride + h * d_head + i];
           weight[size_t(j)] = dot / std::sqrt(double(d_head));
         }
         const double max = *std::max_element(weight.begin(), weight.end());

@@ -11,12 +11,12 @@ enum class Pooling { Mean, Cls };
 
 struct BertConfig {
   int64_t n_vocab = 0;
-  int64_t d_model = 0;      // hidden_size
-  int64_t n_layer = 0;      // num_hidden_layers
-  int64_t n_head = 0;       // num_attention_heads
-  int64_t d_ff = 0;         // intermediate_size
-  int64_t n_position = 0;   // max_position_embeddings
-  int64_t n_token_type = 0; // type_vocab_size (every input is type 0)
+  int64_t d_model = 0;       // hidden_size
+  int64_t n_layer = 0;       // num_hidden_layers
+  int64_t n_head = 0;        // num_attention_heads
+  int64_t d_ff = 0;          // intermediate_size
+  int64_t n_position = 0;    // max_position_embeddings
+  int64_t n_token_type = 0;  // type_vocab_size (every input is type 0)
   float layer_norm_eps = 1e-12f;
   int64_t d_head() const { return d_model / n_head; }
 };

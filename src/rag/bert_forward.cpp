@@ -21,8 +21,8 @@ void embed(const BertConfig& c, const BertWeights& w, const int32_t* ids, const 
     check(seq_start[s + 1] - seq_start[s] <= c.n_position, "bert: a sequence of ", seq_start[s + 1] - seq_start[s],
           " tokens is longer than max_position_embeddings ", c.n_position);
     for (int64_t t = seq_start[s]; t < seq_start[s + 1]; ++t)
-      check(ids[t] >= 0 && ids[t] < c.n_vocab, "bert: token id ", ids[t], " is outside the vocabulary of ",
-            c.n_vocab, "; hint: the tokenizer does not belong to this model");
+      check(ids[t] >= 0 && ids[t] < c.n_vocab, "bert: token id ", ids[t], " is outside the vocabulary of ", c.n_vocab,
+            "; hint: the tokenizer does not belong to this model");
   }
   parallel_for(n_seq, [&](int64_t s0, int64_t s1) {
     std::vector<float> position_row(static_cast<size_t>(D));

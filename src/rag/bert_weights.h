@@ -15,13 +15,13 @@ struct LayerNormWeights {
 };
 
 struct BertLayerWeights {
-  Tensor q, k, v, attn_out;                            // [d_model, d_model]
+  Tensor q, k, v, attn_out;                                  // [d_model, d_model]
   std::vector<float> q_bias, k_bias, v_bias, attn_out_bias;  // [d_model]
   LayerNormWeights attn_norm;
-  Tensor ffn_up;                                       // [d_ff, d_model] (intermediate.dense)
-  std::vector<float> ffn_up_bias;                      // [d_ff]
-  Tensor ffn_down;                                     // [d_model, d_ff] (output.dense)
-  std::vector<float> ffn_down_bias;                    // [d_model]
+  Tensor ffn_up;                     // [d_ff, d_model] (intermediate.dense)
+  std::vector<float> ffn_up_bias;    // [d_ff]
+  Tensor ffn_down;                   // [d_model, d_ff] (output.dense)
+  std::vector<float> ffn_down_bias;  // [d_model]
   LayerNormWeights ffn_norm;
 };
 

@@ -28,26 +28,35 @@ json tokenizer_json_from_vocab(const fs::path& dir) {
   }
   check(id > 0, vocab_file.string(), ": empty vocabulary");
 
+  const fs::path config_file = dir / "tokenizer_config.json";
   json config = json::object();
-  if (fs::exists(dir / "tokenizer_config.json")) config = read_json_file(dir / "tokenizer_config.json");
-  check(config.is_object(), (dir / "tokenizer_config.json").string(), ": expected a JSON object");
+  if (fs::exists(config_file)) config = read_json_file(config_file);
+  check(config.is_object(), config_file.string(), ": expected a JSON object");
   auto token_name = [&](const char* key, const char* fallback) {
-    const std::string name = config.contains(key) && config[key].is_string() ? config[key].get<std::string>() : fallback;
-    check(vocab.contains(name), vocab_file.string(), ": the ", key, " '", name, "' is not in the vocabulary");
-    return name;
+    return config.contains(key) && config[key].is_string() ? config[key].get<std::string>() : std::string(fallback);
+  };
+  auto flag = [&](const char* key, bool fallback) {
+    if (!config.contains(key) || config[key].is_null()) return fallback;
+    check(config[key].is_boolean(), config_file.string(), ": \"", key, "\" must be true or false");
+    return config[key].get<bool>();
   };
   const std::string unk = token_name("unk_token", "[UNK]"), cls = token_name("cls_token", "[CLS]"),
                     sep = token_name("sep_token", "[SEP]");
-  const bool lowercase = config.value("do_lower_case", true);
+  for (const std::string& required : {unk, cls, sep})
+    check(vocab.contains(required), vocab_file.string(), ": the special token '", required,
+          "' is not in the vocabulary");
   std::vector<std::string> specials{unk, cls, sep};
-  for (const auto& [key, fallback] : {std::pair{"pad_token", "[PAD]"}, std::pair{"mask_token", "[MASK]"}}) {
-    const std::string name = config.contains(key) && config[key].is_string() ? config[key].get<std::string>() : fallback;
-    if (vocab.contains(name)) specials.push_back(name);  // optional: split out of the text where they appear
-  }
+  for (const std::string& optional : {token_name("pad_token", "[PAD]"), token_name("mask_token", "[MASK]")})
+    if (vocab.contains(optional)) specials.push_back(optional);  // split out of the text where they appear
   json added = json::array();
   for (const std::string& special : specials)
-    added.push_back({{"id", vocab[special]}, {"content", special}, {"single_word", false}, {"lstrip", false},
-                     {"rstrip", false}, {"normalized", false}, {"special", true}});
+    added.push_back({{"id", vocab[special]},
+                     {"content", special},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
   const json& strip_accents = config.contains("strip_accents") ? config["strip_accents"] : json();
   return {
       {"version", "1.0"},
@@ -55,9 +64,9 @@ json tokenizer_json_from_vocab(const fs::path& dir) {
       {"normalizer",
        {{"type", "BertNormalizer"},
         {"clean_text", true},
-        {"handle_chinese_chars", config.value("tokenize_chinese_chars", true)},
+        {"handle_chinese_chars", flag("tokenize_chinese_chars", true)},
         {"strip_accents", strip_accents.is_boolean() ? strip_accents : json()},
-        {"lowercase", lowercase}}},
+        {"lowercase", flag("do_lower_case", true)}}},
       {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
       {"post_processor", {{"type", "BertProcessing"}, {"sep", {sep, vocab[sep]}}, {"cls", {cls, vocab[cls]}}}},
       {"decoder", {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}},
@@ -88,7 +97,13 @@ std::unique_ptr<Tokenizer> load_encoder_tokenizer(const fs::path& dir) {
   if (fs::exists(dir / "tokenizer.json")) return load_tokenizer(dir / "tokenizer.json");
   check(fs::exists(dir / "vocab.txt"), dir.string(), ": no tokenizer.json or vocab.txt; hint: download the ",
         "encoder's tokenizer files with its weights");
-  return parse_tokenizer_json(tokenizer_json_from_vocab(dir).dump(), (dir / "vocab.txt").string());
+  std::string json_text;
+  try {
+    json_text = tokenizer_json_from_vocab(dir).dump();
+  } catch (const nlohmann::json::exception& e) {  // e.g. a vocabulary entry that is not UTF-8
+    fail((dir / "vocab.txt").string(), ": cannot be read as a WordPiece vocabulary (", e.what(), ")");
+  }
+  return parse_tokenizer_json(json_text, (dir / "vocab.txt").string());
 }
 
 std::vector<int32_t> encode_truncated(const Tokenizer& tokenizer, std::string_view text, int64_t max_tokens) {

@@ -21,9 +21,8 @@ namespace fs = std::filesystem;
 class BertSentenceEncoder : public SentenceEncoder {
  public:
   BertSentenceEncoder(std::string name, EncoderFolderConfig config, std::unique_ptr<Tokenizer> tokenizer,
-                      TensorFile file, TextPrefixes prefixes, int64_t batch_size)
-      : name_(std::move(name)), config_(config), tokenizer_(std::move(tokenizer)), file_(std::move(file)),
-        weights_(bind_bert_weights(file_.tensors, config_.bert, file_.files.front().string())),
+                      BertWeights weights, TextPrefixes prefixes, int64_t batch_size)
+      : name_(std::move(name)), config_(config), tokenizer_(std::move(tokenizer)), weights_(std::move(weights)),
         prefixes_(std::move(prefixes)), batch_size_(batch_size) {}
 
   int64_t dim() const override { return config_.bert.d_model; }
@@ -57,8 +56,7 @@ class BertSentenceEncoder : public SentenceEncoder {
   std::string name_;
   EncoderFolderConfig config_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  TensorFile file_;  // the mapping that weights_ views
-  BertWeights weights_;
+  BertWeights weights_;  // views into the mapped weights file, which they keep alive
   TextPrefixes prefixes_;
   int64_t batch_size_;
 };
@@ -85,8 +83,10 @@ std::unique_ptr<SentenceEncoder> SentenceEncoder::load(const fs::path& dir, cons
   EncoderFolderConfig config = read_encoder_config(dir);
   std::unique_ptr<Tokenizer> tokenizer = load_encoder_tokenizer(dir);
   check(tokenizer->vocab_size() <= config.bert.n_vocab, dir.string(), ": the tokenizer has ", tokenizer->vocab_size(),
-        " tokens but config.json's vocab_size is ", config.bert.n_vocab, "; hint: the two files are of different models");
-  TensorFile weights = read_encoder_weights(dir);
+        " tokens but config.json's vocab_size is ", config.bert.n_vocab,
+        "; hint: the two files are of different models");
+  const TensorFile file = read_encoder_weights(dir);
+  BertWeights weights = bind_bert_weights(file.tensors, config.bert, file.files.front().string());
   if (options.threads > 0) set_num_threads(options.threads);
   return std::make_unique<BertSentenceEncoder>(name, config, std::move(tokenizer), std::move(weights),
                                                std::move(prefixes), options.batch_size);

@@ -24,7 +24,7 @@ TEST(EncoderOps, LayerNorm) {
     }
 }
 
-TEST(EncoderOps, LayerNormEpsOfAConstantRow) {
+TEST(EncoderOps, LayerNormOfAConstantRow) {
   std::vector<float> x(8, 2.5f), w(8, 1.0f), b(8, 0.25f), y(8);
   ops::layer_norm(x.data(), w.data(), b.data(), y.data(), 1, 8, 1e-12f);
   for (float v : y) EXPECT_EQ(v, 0.25f);  // zero variance: only the bias remains, no NaN

@@ -26,14 +26,15 @@ std::vector<GoldenCase> read_cases(const std::string& model) {
   const nlohmann::json doc = read_json_file(test::golden_encoder_dir(model) / "golden.json");
   std::vector<GoldenCase> cases;
   for (const auto& c : doc.at("cases"))
-    cases.push_back({c.at("role") == "query" ? EncodeRole::Query : EncodeRole::Passage, c.at("prefix"),
-                     c.at("texts"), c.at("ids"), c.at("vectors")});
+    cases.push_back({c.at("role") == "query" ? EncodeRole::Query : EncodeRole::Passage, c.at("prefix"), c.at("texts"),
+                     c.at("ids"), c.at("vectors")});
   return cases;
 }
 
 double max_abs_diff(const std::vector<float>& got, size_t row, const std::vector<float>& want) {
   double diff = 0;
-  for (size_t i = 0; i < want.size(); ++i) diff = std::max(diff, std::fabs(double(got[row * want.size() + i]) - want[i]));
+  for (size_t i = 0; i < want.size(); ++i)
+    diff = std::max(diff, std::fabs(double(got[row * want.size() + i]) - want[i]));
   return diff;
 }
 

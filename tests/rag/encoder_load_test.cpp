@@ -3,11 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 
-#include "../tokenizer/tokenizer_test_util.h"
 #include "encoder_test_util.h"
 #include "rag/bert_config.h"
 #include "rag/encoder_text.h"
+#include "tokenizer/tokenizer_test_util.h"
 #include "tunekit/error.h"
 #include "tunekit/io/file_util.h"
 #include "tunekit/rag/encoder.h"
@@ -77,12 +78,14 @@ TEST(EncoderLoad, VocabTxtTokenizesAsTokenizerJson) {
   TUNEKIT_REQUIRE_SHARED(kBgeVectors);
   const fs::path dir = test::temp_dir("encoder") / "vocab-only";
   fs::create_directories(dir);
-  for (const char* file : {"vocab.txt", "tokenizer_config.json"}) fs::copy(test::shared_dir() / kMiniLm / file, dir / file);
+  for (const char* file : {"vocab.txt", "tokenizer_config.json"})
+    fs::copy(test::shared_dir() / kMiniLm / file, dir / file);
   const auto from_vocab = load_encoder_tokenizer(dir);
   const auto from_json = load_encoder_tokenizer(test::shared_dir() / kMiniLm);
   std::vector<std::string> texts = test::read_vocab_test_inputs(test::shared_dir() / kBgeVectors);
   texts.push_back("[CLS] a [MASK] in the [SEP] text");
-  for (const std::string& text : texts) EXPECT_EQ(from_vocab->encode(text, true), from_json->encode(text, true)) << text;
+  for (const std::string& text : texts)
+    EXPECT_EQ(from_vocab->encode(text, true), from_json->encode(text, true)) << text;
 }
 
 TEST(EncoderLoad, PrefixStyles) {
@@ -103,12 +106,39 @@ TEST(EncoderLoad, E5PrefixesTheTextsItEncodes) {
   const auto with_prefix = SentenceEncoder::load(e5);
   const auto plain = SentenceEncoder::load(test::golden_encoder_dir("minilm_mean"));
   const std::vector<std::string> texts{"insulin lowers glucose", "wash your hands"};
-  EXPECT_EQ(with_prefix->encode(texts, EncodeRole::Query), plain->encode({"query: " + texts[0], "query: " + texts[1]},
-                                                                          EncodeRole::Query));
+  EXPECT_EQ(with_prefix->encode(texts, EncodeRole::Query),
+            plain->encode({"query: " + texts[0], "query: " + texts[1]}, EncodeRole::Query));
   EXPECT_EQ(with_prefix->encode(texts, EncodeRole::Passage),
             plain->encode({"passage: " + texts[0], "passage: " + texts[1]}, EncodeRole::Passage));
   const auto unprefixed = SentenceEncoder::load(e5, {.prefix_style = "none"});
   EXPECT_EQ(unprefixed->encode(texts, EncodeRole::Query), plain->encode(texts, EncodeRole::Query));
+}
+
+TEST(EncoderLoad, MaxSeqLengthStaysWithinThePositions) {
+  const fs::path dir = edited_copy("minilm_mean", "long-max-seq");
+  std::ofstream(dir / "sentence_bert_config.json") << R"({"max_seq_length": 1000})";
+  EXPECT_EQ(SentenceEncoder::load(dir)->max_tokens(), 40);  // max_position_embeddings
+  fs::remove(dir / "sentence_bert_config.json");
+  EXPECT_EQ(SentenceEncoder::load(dir)->max_tokens(), 40);
+}
+
+TEST(EncoderLoad, OddTextsGiveUnitVectors) {
+  const auto encoder = SentenceEncoder::load(test::golden_encoder_dir());
+  const std::vector<std::string> texts{std::string("nul\0inside", 11),
+                                       "\xff\xfe broken utf-8 \xc3",
+                                       "   \t\n ",
+                                       std::string(5000, 'a'),
+                                       "!!!???...",
+                                       "[CLS] [SEP] [PAD] [MASK]",
+                                       "\xe2\x80\x8b\xef\xbb\xbf zero-width"};
+  const std::vector<float> vectors = encoder->encode(texts, EncodeRole::Passage);
+  ASSERT_EQ(vectors.size(), texts.size() * size_t(encoder->dim()));
+  for (size_t t = 0; t < texts.size(); ++t) {
+    double norm = 0;
+    for (int64_t i = 0; i < encoder->dim(); ++i)
+      norm += double(vectors[t * size_t(encoder->dim()) + size_t(i)]) * vectors[t * size_t(encoder->dim()) + size_t(i)];
+    EXPECT_NEAR(norm, 1.0, 1e-5) << "text " << t;
+  }
 }
 
 TEST(EncoderLoad, BadFoldersNameTheFileAndTheProblem) {
@@ -120,7 +150,8 @@ TEST(EncoderLoad, BadFoldersNameTheFileAndTheProblem) {
   const std::vector<Case> cases{
       {"no-hidden", [](nlohmann::json& c) { c.erase("hidden_size"); }, "config.json: missing \"hidden_size\""},
       {"heads", [](nlohmann::json& c) { c["num_attention_heads"] = 5; }, "not a multiple of num_attention_heads"},
-      {"layers", [](nlohmann::json& c) { c["num_hidden_layers"] = 3; }, "tensor 'encoder.layer.2.attention.self.query.weight' is missing"},
+      {"layers", [](nlohmann::json& c) { c["num_hidden_layers"] = 3; },
+       "tensor 'encoder.layer.2.attention.self.query.weight' is missing"},
       {"ffn", [](nlohmann::json& c) { c["intermediate_size"] = 48; }, "is [64, 32], config.json implies [48, 32]"},
       {"act", [](nlohmann::json& c) { c["hidden_act"] = "relu"; }, "hidden_act 'relu' is not supported"},
       {"type", [](nlohmann::json& c) { c["model_type"] = "llama"; }, "model_type 'llama' is not a BERT encoder"},
@@ -136,11 +167,15 @@ TEST(EncoderLoad, BadFoldersNameTheFileAndTheProblem) {
   std::ofstream(pooling / "1_Pooling" / "config.json") << R"({"pooling_mode_max_tokens": true})";
   EXPECT_NE(error_of([&] { SentenceEncoder::load(pooling); }).find("pooling_mode_max_tokens is not supported"),
             std::string::npos);
+  const fs::path bad_vocab = edited_copy("bge_cls", "bad-vocab");  // bge_cls has vocab.txt only
+  std::ofstream(bad_vocab / "vocab.txt", std::ios::app) << "\xff\xfe\n";
+  EXPECT_NE(error_of([&] { SentenceEncoder::load(bad_vocab); }).find("vocab.txt: cannot be read"), std::string::npos);
   const fs::path truncated = edited_copy("minilm_mean", "truncated-weights");
   fs::resize_file(truncated / "model.safetensors", 1000);
   EXPECT_NE(error_of([&] { SentenceEncoder::load(truncated); }).find("model.safetensors"), std::string::npos);
-  EXPECT_NE(error_of([] { SentenceEncoder::load("/nonexistent/encoder"); }).find("/nonexistent/encoder: no such folder"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([] { SentenceEncoder::load("/nonexistent/encoder"); }).find("/nonexistent/encoder: no such folder"),
+      std::string::npos);
   EXPECT_NE(error_of([] { SentenceEncoder::load(test::golden_encoder_dir(), {.batch_size = 0}); }).find("batch_size"),
             std::string::npos);
 }
