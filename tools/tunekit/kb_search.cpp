@@ -33,10 +33,10 @@ std::string snippet(const std::string& text, size_t max_chars) {
 }
 
 void run(const SearchArgs& a) {
+  KbSearcher searcher(a.kb, rag::parse_retrieval_mode(a.mode), a.encoder);
   rag::RetrieveOptions options;
   options.mode = rag::parse_retrieval_mode(a.mode);
   options.k = a.k;
-  KbSearcher searcher(a.kb, options.mode, a.encoder);
   rag::RetrievalResult result = searcher.retriever().retrieve(a.query, options);
   if (!result.warning.empty()) std::fprintf(stderr, "tunekit: warning: %s\n", result.warning.c_str());
 
