@@ -3,14 +3,16 @@
 //           pages, one transaction each), and the database's size on disk
 //   bm25    latency p50/p99 of --queries free-text queries of --query-words words drawn like the text
 //           (k = 10), wall clock and this thread's CPU time (the machines are shared)
-//   hnsw    build time of --dim random unit vectors per chunk (iid: HNSW's hardest case), then per
+//   hnsw    build time of one --dim unit vector per chunk, embedding-like (a random projection of
+//           --latent Gaussian dimensions plus noise; --latent 0: independent random directions,
+//           HNSW's worst case, which sentence embeddings are far from), then per
 //           ef_search 64/128/256/512: query latency p50/p99 (k = 10, one query at a time) and
 //           recall@10 against exhaustive search on the same queries; the index's size on disk
 // Text: a seeded generator over a vocabulary of --vocab made-up words drawn with Zipf-like
 // frequencies (rank r has weight 1/r), so that a few words are everywhere as in real prose.
 //
 //   bench_kb [--chunks 100000] [--words-per-page 200] [--pages-per-doc 50] [--queries 200]
-//            [--query-words 6] [--dim 384] [--vocab 50000] [--dir /tmp/bench_kb] [--seed 1] [--skip-hnsw] [--keep]
+//            [--query-words 6] [--dim 384] [--latent 16] [--vocab 50000] [--dir /tmp/bench_kb] [--seed 1] [--skip-hnsw] [--keep]
 //            [--reuse]   (--keep leaves --dir in place; --reuse queries a kept base instead of ingesting)
 #include <unistd.h>
 
@@ -36,7 +38,7 @@ namespace {
 
 struct Args {
   int64_t chunks = 100000, words_per_page = 200, pages_per_doc = 50, queries = 200, query_words = 6;
-  int64_t dim = 384, vocab = 50000;
+  int64_t dim = 384, vocab = 50000, latent = 16;
   uint32_t seed = 1;
   std::string dir = "/tmp/bench_kb." + std::to_string(::getpid());
   bool skip_hnsw = false, keep = false, reuse = false;
@@ -57,6 +59,7 @@ Args parse_args(int argc, char** argv) {
     else if (flag == "--query-words") a.query_words = std::stoll(next());
     else if (flag == "--dim") a.dim = std::stoll(next());
     else if (flag == "--vocab") a.vocab = std::stoll(next());
+    else if (flag == "--latent") a.latent = std::stoll(next());
     else if (flag == "--dir") a.dir = next();
     else if (flag == "--seed") a.seed = uint32_t(std::stoul(next()));
     else if (flag == "--skip-hnsw") a.skip_hnsw = true;
@@ -197,10 +200,33 @@ std::vector<float> random_unit_vectors(int64_t n, int64_t dim, uint32_t seed) {
   return v;
 }
 
+// [n, dim] unit vectors near a latent-dimensional subspace (latent 0: independent random ones).
+std::vector<float> synthetic_embeddings(int64_t n, int64_t dim, int64_t latent, uint32_t seed) {
+  if (latent <= 0) return random_unit_vectors(n, dim, seed);
+  std::vector<float> projection = random_unit_vectors(latent, dim, seed + 1000);  // [latent, dim]
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> v(static_cast<size_t>(n * dim));
+  std::vector<float> z(static_cast<size_t>(latent));
+  for (int64_t i = 0; i < n; ++i) {
+    for (auto& x : z) x = normal(rng);
+    float* row = v.data() + i * dim;
+    double norm = 0;
+    for (int64_t j = 0; j < dim; ++j) {
+      float x = 0.05f * normal(rng);
+      for (int64_t l = 0; l < latent; ++l) x += z[size_t(l)] * projection[size_t(l * dim + j)];
+      row[j] = x;
+      norm += double(x) * x;
+    }
+    for (int64_t j = 0; j < dim; ++j) row[j] = float(row[j] / std::sqrt(norm));
+  }
+  return v;
+}
+
 void bench_hnsw(const Args& a) {
   const int64_t n = a.chunks, dim = a.dim;
-  std::vector<float> base = random_unit_vectors(n, dim, a.seed + 1);       // [n, dim]
-  std::vector<float> queries = random_unit_vectors(a.queries, dim, a.seed + 2);  // [queries, dim]
+  std::vector<float> base = synthetic_embeddings(n, dim, a.latent, a.seed + 1);          // [n, dim]
+  std::vector<float> queries = synthetic_embeddings(a.queries, dim, a.latent, a.seed + 2);  // [queries, dim]
   std::vector<int64_t> ids(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) ids[size_t(i)] = i + 1;
   rag::VectorIndex index(dim, "random");
@@ -237,7 +263,7 @@ void bench_hnsw(const Args& a) {
       ms.push_back(1e3 * (now_seconds() - s0));
       for (const auto& h : hits) found += std::count(truth[size_t(q)].begin(), truth[size_t(q)].end(), h.chunk_id);
     }
-    print_json_line({{"bench", "kb_hnsw"}, {"vectors", n}, {"dim", dim}, {"data", "iid random unit vectors"},
+    print_json_line({{"bench", "kb_hnsw"}, {"vectors", n}, {"dim", dim}, {"data", a.latent > 0 ? "embedding-like, latent " + std::to_string(a.latent) : std::string("iid random")},
                      {"M", 16}, {"ef_construction", 200}, {"ef_search", ef}, {"build_threads", num_threads()},
                      {"build_s", build_s}, {"save_s", save_s}, {"queries", a.queries}, {"k", 10},
                      {"p50_ms", percentile(ms, 0.5)}, {"p99_ms", percentile(ms, 0.99)},

@@ -103,3 +103,40 @@ TEST(EmbedKnowledgeBase, RebuildsForAnotherEncoderOrACorruptIndex) {
 
 }  // namespace
 }  // namespace tunekit::rag
+
+namespace tunekit::rag {
+namespace {
+
+// The same on the real SQLite store: a replaced document's chunks get new ids (AUTOINCREMENT).
+TEST(EmbedKnowledgeBase, FollowsTheRealStoreThroughReplaceAndRemove) {
+  auto kb = KnowledgeBase::open(test::temp_dir("embed_real_store") / "kb", true);
+  auto put = [&](const std::string& name, const std::vector<std::string>& texts) {
+    std::vector<ChunkInput> chunks;
+    for (const auto& t : texts) chunks.push_back({1, 1, "", t});
+    kb->put_document(DocumentRecord{0, name, name, "text", name + std::to_string(texts.size()), "", 1, "{}"},
+                     {{1, "page"}}, chunks);
+  };
+  test::BagOfWordsEncoder encoder(32, "bow-32");
+  put("a.txt", {"alpha one", "alpha two"});
+  put("b.txt", {"beta one"});
+  EXPECT_EQ(embed_knowledge_base(*kb, encoder, "enc").added, 3);
+  auto before = kb->chunk_ids();
+
+  put("a.txt", {"alpha replaced"});
+  SyncStats stats = embed_knowledge_base(*kb, encoder, "enc");
+  EXPECT_EQ(stats.added, 1);
+  EXPECT_EQ(stats.removed, 2);
+  auto index = VectorIndex::load(kb->vector_index_path());
+  EXPECT_EQ(index->ids(), kb->chunk_ids());
+  EXPECT_GT(kb->chunk_ids().back(), before.back());  // new id, never reused
+
+  kb->remove_document("b.txt");
+  stats = embed_knowledge_base(*kb, encoder, "enc");
+  EXPECT_EQ(stats.removed, 1);
+  EXPECT_EQ(stats.total, 1);
+  EXPECT_EQ(VectorIndex::load(kb->vector_index_path())->ids(), kb->chunk_ids());
+  EXPECT_EQ(kb->meta("encoder_dim").value_or(""), "32");
+}
+
+}  // namespace
+}  // namespace tunekit::rag

@@ -24,7 +24,9 @@ namespace tunekit::rag {
 struct VectorIndexParams {
   int64_t M = 16;                // graph degree (level 0 keeps 2M)
   int64_t ef_construction = 200;
-  int64_t ef_search = 64;        // candidates kept while searching (raised to k where k is larger)
+  // Candidates kept while searching (raised to k where k is larger). bench_kb, 100,000 embedding-like
+  // vectors of 384: recall@10 0.85 / 0.94 / 0.98 at 64 / 128 / 256, p50 0.22 / 0.42 / 0.78 ms.
+  int64_t ef_search = 256;
 };
 
 class VectorIndex {
