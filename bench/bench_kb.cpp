@@ -24,6 +24,7 @@
 #include <string>
 
 #include "bench_util.h"
+#include "synthetic_vectors.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/rag/chunker.h"
 #include "tunekit/rag/store.h"
@@ -183,50 +184,10 @@ void bench_store(const Args& a, WordGenerator& words) {
   bench_bm25(a, words, *kb);
 }
 
-// [n, dim] random unit vectors.
-std::vector<float> random_unit_vectors(int64_t n, int64_t dim, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> v(static_cast<size_t>(n * dim));
-  for (int64_t i = 0; i < n; ++i) {
-    float* row = v.data() + i * dim;
-    double norm = 0;
-    for (int64_t j = 0; j < dim; ++j) {
-      row[j] = normal(rng);
-      norm += double(row[j]) * row[j];
-    }
-    for (int64_t j = 0; j < dim; ++j) row[j] = float(row[j] / std::sqrt(norm));
-  }
-  return v;
-}
-
-// [n, dim] unit vectors near a latent-dimensional subspace (latent 0: independent random ones).
-std::vector<float> synthetic_embeddings(int64_t n, int64_t dim, int64_t latent, uint32_t seed) {
-  if (latent <= 0) return random_unit_vectors(n, dim, seed);
-  std::vector<float> projection = random_unit_vectors(latent, dim, seed + 1000);  // [latent, dim]
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> v(static_cast<size_t>(n * dim));
-  std::vector<float> z(static_cast<size_t>(latent));
-  for (int64_t i = 0; i < n; ++i) {
-    for (auto& x : z) x = normal(rng);
-    float* row = v.data() + i * dim;
-    double norm = 0;
-    for (int64_t j = 0; j < dim; ++j) {
-      float x = 0.05f * normal(rng);
-      for (int64_t l = 0; l < latent; ++l) x += z[size_t(l)] * projection[size_t(l * dim + j)];
-      row[j] = x;
-      norm += double(x) * x;
-    }
-    for (int64_t j = 0; j < dim; ++j) row[j] = float(row[j] / std::sqrt(norm));
-  }
-  return v;
-}
-
 void bench_hnsw(const Args& a) {
   const int64_t n = a.chunks, dim = a.dim;
-  std::vector<float> base = synthetic_embeddings(n, dim, a.latent, a.seed + 1);          // [n, dim]
-  std::vector<float> queries = synthetic_embeddings(a.queries, dim, a.latent, a.seed + 2);  // [queries, dim]
+  std::vector<float> base = synthetic::embedding_like_vectors(n, dim, a.latent, a.seed + 1);          // [n, dim]
+  std::vector<float> queries = synthetic::embedding_like_vectors(a.queries, dim, a.latent, a.seed + 2);  // [queries, dim]
   std::vector<int64_t> ids(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) ids[size_t(i)] = i + 1;
   rag::VectorIndex index(dim, "random");

@@ -1,3 +1,5 @@
+// The HNSW vector index (rag/vector_index.h): recall against exhaustive search, save/load, corrupt
+// files, removal and growth.
 #include "tunekit/rag/vector_index.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rag/hnsw_file.h"
+#include "synthetic_vectors.h"
 #include "test_paths.h"
 #include "tunekit/error.h"
 #include "tunekit/io/file_util.h"
@@ -17,23 +20,8 @@
 namespace tunekit::rag {
 namespace {
 namespace fs = std::filesystem;
-
-// [n, dim] random unit vectors.
-std::vector<float> random_unit_vectors(int64_t n, int64_t dim, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> v(static_cast<size_t>(n * dim));
-  for (int64_t i = 0; i < n; ++i) {
-    float* row = v.data() + i * dim;
-    double norm = 0;
-    for (int64_t j = 0; j < dim; ++j) {
-      row[j] = normal(rng);
-      norm += double(row[j]) * row[j];
-    }
-    for (int64_t j = 0; j < dim; ++j) row[j] = float(row[j] / std::sqrt(norm));
-  }
-  return v;
-}
+using synthetic::embedding_like_vectors;
+using synthetic::random_unit_vectors;
 
 std::vector<int64_t> iota_ids(int64_t n, int64_t first = 1) {
   std::vector<int64_t> ids(static_cast<size_t>(n));
@@ -63,30 +51,6 @@ std::string error_of(const std::function<void()>& fn) {
     return e.what();
   }
   return "(no error)";
-}
-
-// [n, dim] unit vectors near a latent-dimensional subspace: a random projection of latent Gaussian
-// coordinates plus a little noise (like sentence embeddings, whose intrinsic dimension is far below
-// their 384 coordinates).
-std::vector<float> embedding_like_vectors(int64_t n, int64_t dim, int64_t latent, uint32_t seed) {
-  auto projection = random_unit_vectors(latent, dim, seed + 1000);  // [latent, dim]
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> v(static_cast<size_t>(n * dim), 0.0f);
-  std::vector<float> z(static_cast<size_t>(latent));
-  for (int64_t i = 0; i < n; ++i) {
-    for (auto& x : z) x = normal(rng);
-    float* row = v.data() + i * dim;
-    double norm = 0;
-    for (int64_t j = 0; j < dim; ++j) {
-      float x = 0.05f * normal(rng);
-      for (int64_t l = 0; l < latent; ++l) x += z[size_t(l)] * projection[size_t(l * dim + j)];
-      row[j] = x;
-      norm += double(x) * x;
-    }
-    for (int64_t j = 0; j < dim; ++j) row[j] = float(row[j] / std::sqrt(norm));
-  }
-  return v;
 }
 
 // Recall@10 of the index against exhaustive search, over n_queries queries.
