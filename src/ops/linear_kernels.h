@@ -24,7 +24,8 @@ inline void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, con
 void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
-// y[T, N] (+)= x[T, K] · W[N, K]ᵀ for f32 W: the columns of y split over the pool, one sgemm each.
+// y[T, N] (+)= x[T, K] · W[N, K]ᵀ for f32 W: parallel_sgemm's split (rows of y for training-sized T,
+// columns for few rows and many outputs, such as a chunk of vocabulary logits).
 void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
                bool accumulate);
 

@@ -53,12 +53,7 @@ void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, f
 
 void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
                bool accumulate) {
-  parallel_for(
-      N,
-      [&](int64_t n0, int64_t n1) {
-        sgemm('T', T, n1 - n0, K, 1.0f, x, K, W + n0 * K, K, accumulate ? 1.0f : 0.0f, y + n0, ldy);
-      },
-      kMinColumns);
+  parallel_sgemm('N', 'T', T, N, K, 1.0f, x, K, W, K, accumulate ? 1.0f : 0.0f, y, ldy);
 }
 
 void linear_dequantized_panels(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {
