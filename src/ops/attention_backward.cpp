@@ -112,13 +112,14 @@ void sum_lanes(const BackwardArgs& b, int64_t t0, int64_t t1, float* dq) {
   const PackedAttention& a = b.a;
   const int64_t width = a.group() * a.d_head;  // one token's heads of one kv head
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t last = t / kTrainKeyBlock;
     const int64_t first = std::upper_bound(b.q_end, b.q_end + b.key_blocks, t) - b.q_end;
+    const int64_t seen = t / kTrainKeyBlock - first + 1;  // key blocks first, first + 1, ... see t
+    auto holds_share = [&](int64_t lane) { return seen >= kLanes || (lane - first % kLanes + kLanes) % kLanes < seen; };
     for (int64_t g = 0; g < a.n_head_kv; ++g) {
       float* dst = dq + t * a.q_stride() + g * width;  // [group · d]
       bool written = false;
       for (int64_t lane = 0; lane < kLanes; ++lane) {
-        if (last - first + 1 < kLanes && (lane - first % kLanes + kLanes) % kLanes > last - first) continue;
+        if (!holds_share(lane)) continue;
         const float* src = b.lane_dQ(lane, g, t);
         if (!written) {
           std::copy(src, src + width, dst);

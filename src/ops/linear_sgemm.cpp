@@ -56,11 +56,15 @@ void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, 
   const float beta = accumulate ? 1.0f : 0.0f;
   if (T >= N) {  // rows of y: each chunk packs all of W
     parallel_for(
-        T, [&](int64_t t0, int64_t t1) { sgemm('T', t1 - t0, N, K, 1.0f, x + t0 * K, K, W, K, beta, y + t0 * ldy, ldy); },
+        T,
+        [&](int64_t t0, int64_t t1) {
+          sgemm('T', t1 - t0, N, K, 1.0f, x + t0 * K, K, W, K, beta, y + t0 * ldy, ldy);
+        },
         kMinColumns);
   } else {  // columns of y: each chunk packs all of x
     parallel_for(
-        N, [&](int64_t n0, int64_t n1) { sgemm('T', T, n1 - n0, K, 1.0f, x, K, W + n0 * K, K, beta, y + n0, ldy); },
+        N,
+        [&](int64_t n0, int64_t n1) { sgemm('T', T, n1 - n0, K, 1.0f, x, K, W + n0 * K, K, beta, y + n0, ldy); },
         kMinColumns);
   }
 }
