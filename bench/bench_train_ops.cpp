@@ -6,8 +6,7 @@
 //                 the q/o, gate/up and down matrices and a rank-16 LoRA pair, f32
 //   attention     forward and backward over 4 packed rows of 256 tokens and over one sequence of T;
 //                 causal pairs p = Σ L(L+1)/2 per head: forward 4·d·p, backward 10·d·p (the
-//                 flash-attention count: five products; this kernel recomputes scores in both of its
-//                 passes, seven products)
+//                 flash-attention count: five products, as this kernel runs them in one pass)
 //   cross_entropy loss only, loss + dh (frozen tied output matrix, the LoRA case), loss + dh + dW
 //   elementwise   rmsnorm, swiglu and rope backward in GB/s of the bytes they must move
 // Wall-clock figures need a quiet machine; gflops_per_cpu_second with --threads 1 does not.

@@ -19,6 +19,7 @@ constexpr int64_t kPanelBytes = 1 << 20;  // a dequantized panel stays in the 2 
 constexpr int64_t kMinPanelColumns = 64;
 constexpr int64_t kPanelsPerThread = 4;
 constexpr int64_t kSplitReduction = 8;  // N ≥ this · max(T, K): split the reduction, not dx
+constexpr int64_t kNarrowColumns = 16;  // dW [N, K] with K ≤ this < N: computed as dWᵀ
 
 // dx[T, K] (+)= dy[T, N] · W[N, K] for W in a block-quantized or half dtype: each task dequantizes the
 // columns [k0, k1) of W (whole blocks) into a thread-local panel [N, k1 - k0] and multiplies it
@@ -130,6 +131,17 @@ void linear_backward_weight(const float* dy, const float* x, int64_t T, int64_t 
     return;
   }
   check(dy != nullptr && x != nullptr, "linear_backward_weight: null dy or x for dW [", N, ", ", K, "]");
+  if (K <= kNarrowColumns && K < N) {
+    // A narrow dW (LoRA's B, K = r): oneDNN is 2.5-3.5x faster on the wide product
+    // dWᵀ[K, N] = x[T, K]ᵀ · dy[T, N] (T = 1024, N = 576 or 1536, K = 8), added back transposed.
+    thread_local std::vector<float> transposed_buf;  // the caller's
+    transposed_buf.resize(size_t(K * N));
+    float* dWt = transposed_buf.data();  // [K, N]
+    parallel_sgemm('T', 'N', K, N, T, 1.0f, x, K, dy, N, 0.0f, dWt, N);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) dW[n * K + k] = (accumulate ? dW[n * K + k] : 0.0f) + dWt[k * N + n];
+    return;
+  }
   // dW[N, K] = dy[T, N]ᵀ · x[T, K]
   parallel_sgemm('T', 'N', N, K, T, 1.0f, dy, N, x, K, accumulate ? 1.0f : 0.0f, dW, K);
 }

@@ -53,12 +53,20 @@ void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, f
 
 void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
                bool accumulate) {
-  parallel_for(
-      N,
-      [&](int64_t n0, int64_t n1) {
-        sgemm('T', T, n1 - n0, K, 1.0f, x, K, W + n0 * K, K, accumulate ? 1.0f : 0.0f, y + n0, ldy);
-      },
-      kMinColumns);
+  const float beta = accumulate ? 1.0f : 0.0f;
+  if (T >= N) {  // rows of y: each chunk packs all of W
+    parallel_for(
+        T,
+        [&](int64_t t0, int64_t t1) {
+          sgemm('T', t1 - t0, N, K, 1.0f, x + t0 * K, K, W, K, beta, y + t0 * ldy, ldy);
+        },
+        kMinColumns);
+  } else {  // columns of y: each chunk packs all of x
+    parallel_for(
+        N,
+        [&](int64_t n0, int64_t n1) { sgemm('T', T, n1 - n0, K, 1.0f, x, K, W + n0 * K, K, beta, y + n0, ldy); },
+        kMinColumns);
+  }
 }
 
 void linear_dequantized_panels(const float* x, int64_t T, const Tensor& W, float* y, bool accumulate) {

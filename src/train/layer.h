@@ -87,9 +87,11 @@ struct LayerScratch {
 // recompute): only what backward reads is computed (the down projection itself is skipped).
 void layer_forward(const TrainLayer& w, const StepContext& ctx, const float* x_in, float* x_out, LayerActs& acts,
                    LayerScratch& s);
-// On entry dx[T, d_model] = ∂L/∂x_out; on exit ∂L/∂x_in. Accumulates the layer's parameter gradients.
+// On entry dx[T, d_model] = ∂L/∂x_out; on exit ∂L/∂x_in, or, when input_gradient is false (nothing
+// below the layer trains), whatever is cheapest: then only the layer's parameter gradients are
+// wanted. Accumulates the layer's parameter gradients.
 void layer_backward(const TrainLayer& w, const StepContext& ctx, const float* x_in, const LayerActs& acts, float* dx,
-                    LayerScratch& s);
+                    bool input_gradient, LayerScratch& s);
 
 // y[T, N] (= or += when accumulate) = linear module m of layer `layer` applied to x[T, K]; keeps
 // u[T, r] = scale · drop(x)·Aᵀ for backward. Without dropout this is project() itself.
@@ -99,8 +101,8 @@ void linear_forward(const TrainLinear& m, const StepContext& ctx, int layer, Lin
 // output is not needed; the same arithmetic as linear_forward's.
 void lora_input(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* x,
                 std::vector<float>& u, LayerScratch& s);
-// dx[T, K] (= or += when accumulate) = ∂L/∂x from dy[T, N]; accumulates dW, dbias, dA, dB.
-// x is the module's input as in forward, u what linear_forward kept.
+// dx[T, K] (= or += when accumulate) = ∂L/∂x from dy[T, N], not computed when dx is null;
+// accumulates dW, dbias, dA, dB. x is the module's input as in forward, u what linear_forward kept.
 void linear_backward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* dy,
                      const float* x, const std::vector<float>& u, float* dx, bool accumulate, LayerScratch& s);
 

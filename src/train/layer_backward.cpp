@@ -7,7 +7,7 @@
 namespace tunekit::train {
 
 void layer_backward(const TrainLayer& w, const StepContext& ctx, const float* x_in, const LayerActs& a, float* dx,
-                    LayerScratch& s) {
+                    bool input_gradient, LayerScratch& s) {
   using M = LinearModule;
   const ModelConfig& c = *ctx.config;
   const int64_t T = ctx.T, D = c.d_model;
@@ -37,11 +37,13 @@ void layer_backward(const TrainLayer& w, const StepContext& ctx, const float* x_
                                 c.d_head, c.sliding_window);  // dq [T, n_head, d_head], dk/dv [T, n_head_kv, d_head]
   ops::rope_backward(s.dq.data(), T, c.n_head, c.d_head, ctx.positions, ctx.inv_freq);
   ops::rope_backward(s.dk.data(), T, c.n_head_kv, c.d_head, ctx.positions, ctx.inv_freq);
-  linear(M::q, s.dq.data(), h, dh, false);  // dh [T, d_model] = dq·Wq + dk·Wk + dv·Wv
-  linear(M::k, s.dk.data(), h, dh, true);
-  linear(M::v, s.dv.data(), h, dh, true);
-  ops::rmsnorm_backward(dh, x_in, w.attn_norm, a.rstd1.data(), dx, w.d_attn_norm, T, D);
-  // dx = ∂L/∂x_in
+  // dh [T, d_model] = dq·Wq + dk·Wk + dv·Wv, needed for ∂L/∂x_in and the norm's weight only
+  float* dh_qkv = input_gradient || w.d_attn_norm ? dh : nullptr;
+  linear(M::q, s.dq.data(), h, dh_qkv, false);
+  linear(M::k, s.dk.data(), h, dh_qkv, true);
+  linear(M::v, s.dv.data(), h, dh_qkv, true);
+  if (dh_qkv) ops::rmsnorm_backward(dh, x_in, w.attn_norm, a.rstd1.data(), dx, w.d_attn_norm, T, D);
+  // dx = ∂L/∂x_in (when input_gradient)
 }
 
 }  // namespace tunekit::train

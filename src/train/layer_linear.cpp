@@ -69,7 +69,7 @@ void linear_forward(const TrainLinear& m, const StepContext& ctx, int layer, Lin
 void linear_backward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* dy,
                      const float* x, const std::vector<float>& u, float* dx, bool accumulate, LayerScratch& s) {
   const int64_t T = ctx.T, N = m.W->dim(0), K = m.W->dim(1);
-  ops::linear_backward_input(dy, T, *m.W, dx, accumulate);  // dx [T, K] (+)= dy·W
+  if (dx) ops::linear_backward_input(dy, T, *m.W, dx, accumulate);  // dx [T, K] (+)= dy·W
   if (m.dW) ops::linear_backward_weight(dy, x, T, N, K, m.dW, true);  // dW [N, K] += dyᵀ·x
   if (m.dbias) ops::bias_backward(dy, T, N, m.dbias);                 // dbias [N] += Σ_t dy
   if (!m.lora) return;
@@ -86,6 +86,7 @@ void linear_backward(const TrainLinear& m, const StepContext& ctx, int layer, Li
   ops::linear_backward_input(dy, T, m.lora->B, du, false);
   for (int64_t i = 0; i < T * r; ++i) du[i] *= ctx.lora_scale;
   ops::linear_backward_weight(du, xd, T, r, K, m.dA, true);  // dA [r, K] += duᵀ·xd
+  if (!dx) return;
   if (!dropout) {
     ops::linear_backward_input(du, T, m.lora->A, dx, true);  // dx += du·A
   } else {

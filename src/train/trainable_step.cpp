@@ -40,6 +40,18 @@ void embed(const Tensor& table, const int32_t* tokens, int64_t T, float* x) {
   }
 }
 
+// Whether any parameter of layer w trains.
+bool trains(const train::TrainLayer& w) {
+  return w.d_attn_norm || w.d_ffn_norm || std::any_of(w.lin.begin(), w.lin.end(), [](const train::TrainLinear& m) {
+           return m.dW || m.dbias || m.dA || m.dB;
+         });
+}
+
+// The lowest layer that trains (layers.size() when none does).
+int lowest_trained_layer(const std::vector<train::TrainLayer>& layers) {
+  return int(std::find_if(layers.begin(), layers.end(), trains) - layers.begin());
+}
+
 }  // namespace
 
 train::StepContext Trainable::State::context(const Batch& b, double dropout, uint64_t seed) const {
@@ -116,12 +128,17 @@ LossSum Trainable::forward_backward(const Batch& batch, float grad_scale, const 
   std::fill(dx, dx + T * D, 0.0f);
   ops::rmsnorm_backward(a.dh.data(), a.xs.data() + c.n_layer * T * D, s.model.norm.as<float>(), a.rstd.data(), dx,
                         s.d_norm, T, D);
-  for (int l = int(c.n_layer) - 1; l >= 0; --l) {
+  // Backward goes down to the embeddings when they train; else it stops at the lowest layer that
+  // trains, whose input gradient nothing needs (autograd skips the same work).
+  const bool embeddings_train = s.d_embeddings != nullptr;
+  const int lowest = embeddings_train ? 0 : lowest_trained_layer(s.layers);
+  for (int l = int(c.n_layer) - 1; l >= lowest; --l) {
     const float* x_in = a.xs.data() + l * T * D;
     train::LayerActs& acts = a.acts[keep_all ? size_t(l) : 0];
     if (!keep_all)  // recompute this layer's activations (not its output: the next layer's input is kept)
       train::layer_forward(s.layers[size_t(l)], ctx, x_in, nullptr, acts, a.scratch);
-    train::layer_backward(s.layers[size_t(l)], ctx, x_in, acts, dx, a.scratch);
+    train::layer_backward(s.layers[size_t(l)], ctx, x_in, acts, dx, /*input_gradient=*/embeddings_train || l > lowest,
+                          a.scratch);
   }
   if (s.d_embeddings) ops::embedding_backward(dx, batch.tokens.data(), T, D, s.d_embeddings);
   return sums;

@@ -9,6 +9,7 @@
 
 #include "ops/backward_test_util.h"
 #include "ops/ops_test_util.h"
+#include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/ops/backward.h"
 #include "tunekit/ops/ops.h"
@@ -113,6 +114,36 @@ TEST(AttentionTrain, PackedSamplesAcrossBlocks) {
   // and keys straddle sample boundaries.
   check_attention_train({4, 2, 8, 0, {5, 61, 1, 33, 70, 30}});
   check_attention_train({3, 1, 12, 0, {130}}, 200);  // one long sample: several query and key blocks
+}
+
+TEST(AttentionTrain, MoreKeyBlocksThanLanes) {
+  // Backward sums each query's dQ over lanes of key blocks (kb mod 4, each lane in order): a sample
+  // seen by 6 key blocks, and a second one that starts inside a block.
+  check_attention_train({2, 1, 8, 0, {330, 70}}, 120);
+  check_attention_train({3, 3, 8, 100, {290}}, 120);  // a window reaching back two blocks
+}
+
+TEST(AttentionTrain, BackwardIsTheSameOnAnyThreadCount) {
+  const Case c{4, 2, 16, 0, {300, 90, 130}};
+  const int64_t T = c.T(), d = c.d_head;
+  const auto seg = c.seg_start();
+  const auto q = test::random_normal(size_t(T * c.n_head * d), 11), g = test::random_normal(q.size(), 14);
+  const auto k = test::random_normal(size_t(T * c.n_head_kv * d), 12), v = test::random_normal(k.size(), 13);
+  std::vector<float> out(q.size()), lse(size_t(T * c.n_head));
+  ops::attention_train_forward(q.data(), k.data(), v.data(), seg.data(), out.data(), lse.data(), T, c.n_head,
+                               c.n_head_kv, d);
+  auto backward = [&](int threads) {
+    set_num_threads(threads);
+    std::vector<float> grads(q.size() + 2 * k.size());  // dq, dk, dv
+    float *dq = grads.data(), *dk = dq + q.size(), *dv = dk + k.size();
+    ops::attention_train_backward(g.data(), q.data(), k.data(), v.data(), out.data(), lse.data(), seg.data(), dq, dk,
+                                  dv, T, c.n_head, c.n_head_kv, d);
+    return grads;
+  };
+  const int before = num_threads();
+  const std::vector<float> one = backward(1), three = backward(3);
+  set_num_threads(before);
+  EXPECT_TRUE(one == three) << "dq, dk, dv differ between 1 and 3 threads";
 }
 
 TEST(AttentionTrain, SlidingWindow) {

@@ -93,7 +93,9 @@ TEST(LinearBackward, InputStorageDtypes) {
 TEST(LinearBackward, Weight) {
   check_backward_weight(37, 130, 72, false);
   check_backward_weight(29, 16, 200, true);   // a LoRA A: few rows, split over columns
-  check_backward_weight(29, 150, 16, false);  // a LoRA B: few columns, split over rows
+  check_backward_weight(29, 150, 16, false);  // a LoRA B: few columns, computed transposed
+  check_backward_weight(33, 200, 8, true);
+  check_backward_weight(40, 100, 17, true);    // 17 columns: the usual split over rows
   check_backward_weight(1, 3, 5, true);
 }
 

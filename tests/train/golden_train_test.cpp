@@ -59,17 +59,21 @@ TEST_P(GoldenTrain, FullLossAndGradients) {
   }
 }
 
-// Frozen layers and embeddings: no parameters for them, the others' gradients unchanged.
+// Frozen layers and embeddings: no parameters for them, the others' gradients unchanged (backward
+// stops at layer 1, which skips its input gradient).
 TEST_P(GoldenTrain, FullWithFrozenLayerAndEmbeddings) {
   const test::TrainGolden g = test::train_golden(GetParam());
   Trainable tr = Trainable::full(test::golden_model(GetParam()), {0}, /*freeze_embeddings=*/true);
-  tr.forward_backward(g.batch(0), 1.0f, {});
   ASSERT_FALSE(tr.params().empty());
-  for (const Param& p : tr.params()) {
-    EXPECT_EQ(p.name.find("model.layers.0."), std::string::npos) << p.name;
-    EXPECT_NE(p.name, "model.embed_tokens.weight");
-    EXPECT_LE(test::rel_err(tr.grads() + p.offset, g.get("full.grad." + p.name).as<float>(), p.numel), kGradRel)
-        << p.name;
+  for (bool ckpt : {false, true}) {
+    tr.zero_grads();
+    tr.forward_backward(g.batch(0), 1.0f, {.checkpointing = ckpt});
+    for (const Param& p : tr.params()) {
+      EXPECT_EQ(p.name.find("model.layers.0."), std::string::npos) << p.name;
+      EXPECT_NE(p.name, "model.embed_tokens.weight");
+      EXPECT_LE(test::rel_err(tr.grads() + p.offset, g.get("full.grad." + p.name).as<float>(), p.numel), kGradRel)
+          << p.name << (ckpt ? " (checkpointing)" : "");
+    }
   }
 }
 
