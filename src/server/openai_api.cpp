@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <random>
 
 namespace tunekit::server {
@@ -15,12 +16,20 @@ namespace {
   throw ApiError(400, "'" + param + "': " + message, "invalid_request_error", param);
 }
 
+// number_float accepts any number; number_integer signed or unsigned integers.
+bool has_type(const json& v, json::value_t type) {
+  switch (type) {
+    case json::value_t::number_float: return v.is_number();
+    case json::value_t::number_integer: return v.is_number_integer();
+    default: return v.type() == type;
+  }
+}
+
 // body[key] when present and not null, checked against a JSON type.
 const json* field(const json& body, const char* key, json::value_t type, const char* type_name) {
   auto it = body.find(key);
   if (it == body.end() || it->is_null()) return nullptr;
-  const bool ok = type == json::value_t::number_float ? it->is_number() : it->type() == type;
-  if (!ok && !(type == json::value_t::number_integer && it->is_number_unsigned())) bad_field(key, std::string("must be ") + type_name);
+  if (!has_type(*it, type)) bad_field(key, std::string("must be ") + type_name);
   return &*it;
 }
 
@@ -46,7 +55,7 @@ std::string message_content(const json& content, size_t i) {
   if (!content.is_array()) bad_field(param, "must be a string or an array of text parts");
   std::string text;
   for (const json& part : content) {
-    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+    if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") || !part["text"].is_string())
       bad_field(param, "only {\"type\": \"text\", \"text\": ...} parts are supported");
     text += part["text"].get<std::string>();
   }
@@ -119,7 +128,7 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, int64_
     r.prompt = parse_prompt(body);
   if (const json* s = field(body, "stream", json::value_t::boolean, "true or false")) r.stream = s->get<bool>();
   if (const json* so = field(body, "stream_options", json::value_t::object, "an object"))
-    r.include_usage = so->value("include_usage", false);
+    if (const json* u = field(*so, "include_usage", json::value_t::boolean, "true or false")) r.include_usage = u->get<bool>();
   if (const json* n = field(body, "n", json::value_t::number_integer, "an integer"); n && *n != 1)
     bad_field("n", "only n = 1 is supported");
   const char* max_key = endpoint == Endpoint::chat && body.contains("max_completion_tokens") ? "max_completion_tokens"

@@ -63,7 +63,11 @@ TEST_F(ApiErrors, NegativeOrHugeMaxTokensIs400) {
   EXPECT_EQ(ok->status, 200);  // the limit itself is allowed
 }
 
-TEST_F(ApiErrors, BadSamplingFieldsAre400) {
+TEST_F(ApiErrors, BadFieldsAre400) {
+  expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {"stream_options", {{"include_usage", "yes"}}}}), 400);
+  expect_error(post_text("/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": 5}]}]})"), 400);
+  expect_error(post_text("/v1/chat/completions", R"({"messages": [{"content": "no role"}]})"), 400);
+  expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {"seed", "abc"}}), 400);
   expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {"temperature", -0.5}}), 400);
   expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {"top_p", 0}}), 400);
   expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {"n", 2}}), 400);
