@@ -2,6 +2,7 @@
 // hand-off of each completion to the Engine (waiting on it, or streaming its text as SSE).
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 
 #include "openai_api.h"
@@ -50,6 +51,7 @@ struct Server::Impl {
   Engine& engine;
   ServerOptions options;
   httplib::Server http;
+  std::atomic<bool> stop_requested{false};  // a stop() that came before run() began listening
 
   Impl(const ServedModel& s, Engine& e, ServerOptions o) : served(s), engine(e), options(std::move(o)) {
     check(served.model && served.tokenizer, "server: a model and a tokenizer are required");
@@ -233,8 +235,13 @@ int Server::bind() {
   return port;
 }
 
-void Server::run() { impl_->http.listen_after_bind(); }
+void Server::run() {
+  if (!impl_->stop_requested.load()) impl_->http.listen_after_bind();
+}
 
-void Server::stop() { impl_->http.stop(); }
+void Server::stop() {
+  impl_->stop_requested.store(true);
+  impl_->http.stop();  // no-op until listening has begun; run() then sees stop_requested
+}
 
 }  // namespace tunekit::server

@@ -43,7 +43,7 @@ class Server {
 
   int bind();   // binds host:port; returns the port. Throws Error when the address is unusable.
   void run();   // serves until stop(); returns once in-flight requests have finished
-  void stop();  // stops accepting connections (safe from any thread)
+  void stop();  // stops accepting connections (safe from any thread; before run(), run() returns at once)
 
  private:
   struct Impl;
