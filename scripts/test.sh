@@ -4,7 +4,9 @@
 #      are left out);
 #   2. the llama.cpp compatibility check of our GGUF output (scripts/compat.sh; needs node >= 20,
 #      skipped with a message where there is none);
-#   3. a short smoke run of every libFuzzer target under ASan/UBSan (scripts/fuzz.sh --smoke).
+#   3. tunekit serve through the official openai npm SDK (scripts/openai_sdk.sh; needs node >= 20,
+#      skipped with a message where there is none);
+#   4. a short smoke run of every libFuzzer target under ASan/UBSan (scripts/fuzz.sh --smoke).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,8 +15,9 @@ mkdir -p build/test-logs
 (cd build && ctest -j"$(nproc)" --output-on-failure --timeout 600 -LE "slow") | tee build/test-logs/ctest.log
 if command -v node >/dev/null && [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]; then
   bash scripts/compat.sh
+  bash scripts/openai_sdk.sh
 else
-  echo "test: llama.cpp compatibility check skipped: node >= 20 is not installed" >&2
+  echo "test: llama.cpp compatibility check and openai SDK check skipped: node >= 20 is not installed" >&2
 fi
 bash scripts/fuzz.sh --smoke
 # The closing line CI reads: every step above passed (set -e stops at the first failure).

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   tunekit::cli::add_eval(app);
   tunekit::cli::add_kb(app);
   tunekit::cli::add_ask(app);
+  tunekit::cli::add_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

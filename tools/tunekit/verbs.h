@@ -13,6 +13,7 @@ void add_merge_adapter(CLI::App& app);  // merge_adapter.cpp
 void add_train(CLI::App& app);     // train.cpp
 void add_eval(CLI::App& app);      // eval.cpp
 void add_ask(CLI::App& app);       // ask.cpp
+void add_serve(CLI::App& app);     // serve.cpp
 void add_kb(CLI::App& app);        // kb.cpp: the kb group; its sub-verbs are in kb_<verb>.cpp
 void add_kb_ingest(CLI::App& kb);  // kb_ingest.cpp
 void add_kb_rm(CLI::App& kb);      // kb_rm.cpp

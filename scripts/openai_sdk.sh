@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Checks `tunekit serve` with the official openai npm SDK (tests/server/openai_sdk/, pinned in its
+# package-lock.json): a tiny random Llama with TinyLlama-chat's tokenizer and chat template is
+# served on a free port with an API key, and tests/server/openai_sdk/openai_sdk.mjs runs models,
+# chat (plain and streamed), completion (plain and streamed) and error checks against it.
+#   bash scripts/openai_sdk.sh                  tunekit from build/ (TUNEKIT=/path/to/tunekit to pick one)
+# Needs node >= 20 and npm, and ../shared/tokenizers/tinyllama-1.1b-chat. Exits 1 on a failed
+# check, 2 on a setup problem.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "openai_sdk: $tool not found (node >= 20 and npm are needed)" >&2; exit 2; }
+done
+tok=../shared/tokenizers/tinyllama-1.1b-chat
+[ -f "$tok/tokenizer.json" ] || { echo "openai_sdk: $tok is missing" >&2; exit 2; }
+tunekit=${TUNEKIT:-build/bin/tunekit}
+[ -x "$tunekit" ] || { echo "openai_sdk: $tunekit not built (cmake --build build --target tunekit_cli)" >&2; exit 2; }
+
+dir=tests/server/openai_sdk
+stamp=$dir/node_modules/.tunekit-lock
+if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$dir/package-lock.json" "$stamp"
+fi
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cat > "$work/config.json" <<'JSON'
+{"architectures": ["LlamaForCausalLM"], "vocab_size": 32000, "hidden_size": 32, "intermediate_size": 64,
+ "num_hidden_layers": 1, "num_attention_heads": 2}
+JSON
+"$tunekit" init --config "$work/config.json" --out "$work/tiny-chat" >/dev/null
+"$tunekit" serve --model "$work/tiny-chat" --tokenizer "$tok" --port 0 --api-key sk-openai-sdk 2>"$work/serve.log" &
+server_pid=$!
+port=
+for _ in $(seq 100); do
+  port=$(sed -n 's/.* on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.log")
+  [ -n "$port" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 2; }
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "openai_sdk: the server did not start" >&2; cat "$work/serve.log" >&2; exit 2; }
+node "$dir/openai_sdk.mjs" "http://127.0.0.1:$port/v1" sk-openai-sdk tiny-chat

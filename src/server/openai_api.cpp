@@ -1,0 +1,215 @@
+// Parsing OpenAI request bodies and building the response, chunk and error objects.
+#include "openai_api.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+namespace tunekit::server {
+
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void bad_field(const std::string& param, const std::string& message) {
+  throw ApiError(400, "'" + param + "': " + message, "invalid_request_error", param);
+}
+
+// number_float accepts any number; number_integer signed or unsigned integers.
+bool has_type(const json& v, json::value_t type) {
+  switch (type) {
+    case json::value_t::number_float: return v.is_number();
+    case json::value_t::number_integer: return v.is_number_integer();
+    default: return v.type() == type;
+  }
+}
+
+// body[key] when present and not null, checked against a JSON type.
+const json* field(const json& body, const char* key, json::value_t type, const char* type_name) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return nullptr;
+  if (!has_type(*it, type)) bad_field(key, std::string("must be ") + type_name);
+  return &*it;
+}
+
+std::vector<std::string> parse_stop(const json& body) {
+  auto it = body.find("stop");
+  if (it == body.end() || it->is_null()) return {};
+  if (it->is_string()) return {it->get<std::string>()};
+  if (!it->is_array()) bad_field("stop", "must be a string or an array of strings");
+  std::vector<std::string> stop;
+  for (const json& s : *it) {
+    if (!s.is_string()) bad_field("stop", "must be a string or an array of strings");
+    if (!s.get<std::string>().empty()) stop.push_back(s.get<std::string>());
+  }
+  if (stop.size() > 4) bad_field("stop", "at most 4 stop strings are allowed");
+  return stop;
+}
+
+// A message's content: a string, or an array of {"type": "text", "text": ...} parts.
+std::string message_content(const json& content, size_t i) {
+  const std::string param = "messages[" + std::to_string(i) + "].content";
+  if (content.is_null()) return "";
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) bad_field(param, "must be a string or an array of text parts");
+  std::string text;
+  for (const json& part : content) {
+    if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") || !part["text"].is_string())
+      bad_field(param, "only {\"type\": \"text\", \"text\": ...} parts are supported");
+    text += part["text"].get<std::string>();
+  }
+  return text;
+}
+
+std::vector<ChatMessage> parse_messages(const json& body) {
+  const json* messages = field(body, "messages", json::value_t::array, "an array of messages");
+  if (!messages || messages->empty()) bad_field("messages", "is required and must not be empty");
+  std::vector<ChatMessage> out;
+  for (size_t i = 0; i < messages->size(); ++i) {
+    const json& m = (*messages)[i];
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+      bad_field("messages[" + std::to_string(i) + "]", "must be an object with a string 'role'");
+    out.push_back({m["role"].get<std::string>(), message_content(m.value("content", json()), i)});
+  }
+  return out;
+}
+
+std::string parse_prompt(const json& body) {
+  auto it = body.find("prompt");
+  if (it == body.end() || it->is_null()) bad_field("prompt", "is required");
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_array() && it->size() == 1 && (*it)[0].is_string()) return (*it)[0].get<std::string>();
+  bad_field("prompt", "must be a string (token arrays and batches of prompts are not supported)");
+}
+
+void parse_sampling(const json& body, SamplingParams& s) {
+  s = SamplingParams{};
+  s.temperature = 1.0f;  // OpenAI's defaults: temperature 1, top_p 1, no top-k/min-p
+  s.top_p = 1.0f;
+  s.top_k = 0;
+  s.min_p = 0.0f;
+  if (const json* t = field(body, "temperature", json::value_t::number_float, "a number")) {
+    if (*t < 0 || *t > 2) bad_field("temperature", "must be between 0 and 2");
+    s.temperature = t->get<float>();
+  }
+  if (const json* p = field(body, "top_p", json::value_t::number_float, "a number")) {
+    if (*p <= 0 || *p > 1) bad_field("top_p", "must be in (0, 1]");
+    s.top_p = p->get<float>();
+  }
+  if (const json* seed = field(body, "seed", json::value_t::number_integer, "an integer"))
+    s.seed = seed->is_number_unsigned() ? seed->get<uint64_t>() : uint64_t(seed->get<int64_t>());
+  else
+    s.seed = std::random_device{}();
+}
+
+}  // namespace
+
+json error_body(const std::string& message, const std::string& type, const std::string& param, const std::string& code) {
+  return {{"error",
+           {{"message", message},
+            {"type", type},
+            {"param", param.empty() ? json() : json(param)},
+            {"code", code.empty() ? json() : json(code)}}}};
+}
+
+ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, int64_t max_tokens_limit,
+                         int64_t default_max_tokens) {
+  json body = json::parse(body_text, nullptr, false);
+  if (body.is_discarded())
+    throw ApiError(400, "the request body is not valid JSON", "invalid_request_error", "", "invalid_json");
+  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object", "invalid_request_error");
+  ApiRequest r;
+  r.endpoint = endpoint;
+  if (const json* m = field(body, "model", json::value_t::string, "a string")) r.model = m->get<std::string>();
+  if (endpoint == Endpoint::chat)
+    r.messages = parse_messages(body);
+  else
+    r.prompt = parse_prompt(body);
+  if (const json* s = field(body, "stream", json::value_t::boolean, "true or false")) r.stream = s->get<bool>();
+  if (const json* so = field(body, "stream_options", json::value_t::object, "an object"))
+    if (const json* u = field(*so, "include_usage", json::value_t::boolean, "true or false")) r.include_usage = u->get<bool>();
+  if (const json* n = field(body, "n", json::value_t::number_integer, "an integer"); n && *n != 1)
+    bad_field("n", "only n = 1 is supported");
+  const char* max_key = endpoint == Endpoint::chat && body.contains("max_completion_tokens") ? "max_completion_tokens"
+                                                                                              : "max_tokens";
+  r.options.max_tokens = std::min(default_max_tokens, max_tokens_limit);
+  if (const json* n = field(body, max_key, json::value_t::number_integer, "an integer")) {
+    const bool fits = n->is_number_unsigned() ? n->get<uint64_t>() <= uint64_t(max_tokens_limit)
+                                              : n->get<int64_t>() >= 0 && n->get<int64_t>() <= max_tokens_limit;
+    if (!fits) bad_field(max_key, "must be between 0 and " + std::to_string(max_tokens_limit) + " (the server's --max-tokens-limit)");
+    r.options.max_tokens = n->get<int64_t>();
+  }
+  r.options.stop = parse_stop(body);
+  parse_sampling(body, r.options.sampling);
+  return r;
+}
+
+ResponseHeader new_response_header(Endpoint endpoint, const std::string& model) {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t boot = std::random_device{}();
+  char id[64];
+  std::snprintf(id, sizeof id, "%s-%08llx%06llx", endpoint == Endpoint::chat ? "chatcmpl" : "cmpl",
+                (unsigned long long)(boot & 0xffffffffu), (unsigned long long)++counter);
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return {id, int64_t(std::chrono::duration_cast<std::chrono::seconds>(now).count()), model};
+}
+
+json usage_json(int64_t prompt_tokens, int64_t completion_tokens) {
+  return {{"prompt_tokens", prompt_tokens},
+          {"completion_tokens", completion_tokens},
+          {"total_tokens", prompt_tokens + completion_tokens}};
+}
+
+namespace {
+
+json envelope(Endpoint endpoint, const ResponseHeader& h, bool chunk) {
+  const char* object = endpoint == Endpoint::chat ? (chunk ? "chat.completion.chunk" : "chat.completion")
+                                                  : "text_completion";
+  return {{"id", h.id}, {"object", object}, {"created", h.created}, {"model", h.model}};
+}
+
+}  // namespace
+
+json completion_json(Endpoint endpoint, const ResponseHeader& h, const GenerateResult& r) {
+  json out = envelope(endpoint, h, false);
+  json choice = {{"index", 0}};
+  if (endpoint == Endpoint::chat)
+    choice["message"] = {{"role", "assistant"}, {"content", r.text}};
+  else
+    choice["text"] = r.text, choice["logprobs"] = nullptr;
+  choice["finish_reason"] = r.finish_reason;
+  out["choices"] = json::array({choice});
+  out["usage"] = usage_json(r.n_prompt, int64_t(r.tokens.size()));
+  return out;
+}
+
+json chunk_json(Endpoint endpoint, const ResponseHeader& h, const std::string& text,
+                const std::optional<std::string>& finish_reason, bool role_chunk) {
+  json out = envelope(endpoint, h, true);
+  json choice = {{"index", 0}};
+  if (endpoint == Endpoint::chat) {
+    json delta = json::object();
+    if (role_chunk) delta["role"] = "assistant";
+    if (!finish_reason) delta["content"] = text;
+    choice["delta"] = delta;
+  } else {
+    choice["text"] = text, choice["logprobs"] = nullptr;
+  }
+  choice["finish_reason"] = finish_reason ? json(*finish_reason) : json();
+  out["choices"] = json::array({choice});
+  return out;
+}
+
+json usage_chunk_json(Endpoint endpoint, const ResponseHeader& h, const GenerateResult& r) {
+  json out = envelope(endpoint, h, true);
+  out["choices"] = json::array();
+  out["usage"] = usage_json(r.n_prompt, int64_t(r.tokens.size()));
+  return out;
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string sse_event(const json& j) { return "data: " + dump(j) + "\n\n"; }
+
+}  // namespace tunekit::server

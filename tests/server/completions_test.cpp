@@ -1,0 +1,158 @@
+// /v1/completions and /v1/models on stories260K: the served text is what generate() gives for the
+// same prompt (greedy, called directly here), streamed or not, with the base model or an adapter,
+// for one client or several at once.
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "server_fixture.h"
+
+using namespace tunekit;
+using nlohmann::json;
+
+namespace {
+
+using Completions = test::StoriesServer;
+
+TEST_F(Completions, HealthAndModelList) {
+  auto health = server_->client().Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto models = server_->client().Get("/v1/models");
+  ASSERT_TRUE(models);
+  ASSERT_EQ(models->status, 200);
+  json j = json::parse(models->body);
+  EXPECT_EQ(j["object"], "list");
+  ASSERT_EQ(j["data"].size(), 2u);
+  EXPECT_EQ(j["data"][0]["id"], "stories260K");
+  EXPECT_EQ(j["data"][1]["id"], "tiny-lora");
+  EXPECT_EQ(j["data"][1]["object"], "model");
+}
+
+TEST_F(Completions, NonStreamingTextAndUsageEqualGenerate) {
+  const GenerateResult want = expected("Once upon a time", 40);
+  ASSERT_FALSE(want.text.empty());
+  auto res = server_->post("/v1/completions", {{"model", "stories260K"}, {"prompt", "Once upon a time"},
+                                                {"max_tokens", 40}, {"temperature", 0}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  json j = json::parse(res->body);
+  EXPECT_EQ(j["object"], "text_completion");
+  EXPECT_EQ(j["model"], "stories260K");
+  EXPECT_EQ(j["choices"][0]["text"], want.text);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], want.finish_reason);
+  EXPECT_EQ(j["usage"]["prompt_tokens"], want.n_prompt);
+  EXPECT_EQ(j["usage"]["completion_tokens"], want.tokens.size());
+  EXPECT_EQ(j["usage"]["total_tokens"], want.n_prompt + int64_t(want.tokens.size()));
+}
+
+TEST_F(Completions, StreamedChunksConcatenateToTheSameTextThenDone) {
+  const GenerateResult want = expected("The cat", 60);
+  auto res = server_->post("/v1/completions", {{"prompt", "The cat"}, {"max_tokens", 60}, {"temperature", 0},
+                                                {"stream", true}, {"stream_options", {{"include_usage", true}}}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/event-stream");
+  std::vector<std::string> events = test::sse_payloads(res->body);
+  ASSERT_GE(events.size(), 4u) << res->body;  // pieces, finish, usage, [DONE]
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string text;
+  for (size_t i = 0; i + 3 < events.size(); ++i) {
+    json chunk = json::parse(events[i]);
+    EXPECT_EQ(chunk["object"], "text_completion");
+    EXPECT_TRUE(chunk["choices"][0]["finish_reason"].is_null());
+    text += chunk["choices"][0]["text"].get<std::string>();
+  }
+  EXPECT_EQ(text, want.text);
+  json finish = json::parse(events[events.size() - 3]);
+  EXPECT_EQ(finish["choices"][0]["finish_reason"], want.finish_reason);
+  json usage = json::parse(events[events.size() - 2]);
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_EQ(usage["usage"]["completion_tokens"], want.tokens.size());
+}
+
+TEST_F(Completions, StopStringCutsTheText) {
+  const GenerateResult full = expected("Once upon a time", 60);
+  ASSERT_GT(full.text.size(), 20u);
+  const std::string stop = full.text.substr(12, 5);  // a piece from the middle of the greedy text
+  auto res = server_->post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 60},
+                                                {"temperature", 0}, {"stop", stop}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  json j = json::parse(res->body);
+  EXPECT_EQ(j["choices"][0]["text"], full.text.substr(0, full.text.find(stop)));
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
+}
+
+TEST_F(Completions, MaxTokensGivesLengthFinish) {
+  auto res = server_->post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 5}, {"temperature", 0}});
+  ASSERT_TRUE(res);
+  json j = json::parse(res->body);
+  EXPECT_EQ(j["usage"]["completion_tokens"], 5);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+}
+
+// Seeded sampling: the server maps temperature/top_p/seed onto the sampler (top-k and min-p off,
+// OpenAI's defaults), so the text equals generate() with the same parameters.
+TEST_F(Completions, SeededSamplingEqualsGenerateWithTheSameParameters) {
+  GenerateOptions opt;
+  opt.max_tokens = 40;
+  opt.sampling.temperature = 0.9f;
+  opt.sampling.top_p = 0.8f;
+  opt.sampling.top_k = 0;
+  opt.sampling.min_p = 0;
+  opt.sampling.seed = 1234;
+  const GenerateResult want = generate(*model_, *tok_, tok_->encode("A dog", true), opt);
+  const json body = {{"prompt", "A dog"}, {"max_tokens", 40}, {"temperature", 0.9}, {"top_p", 0.8}, {"seed", 1234}};
+  for (int i = 0; i < 2; ++i) {
+    auto res = server_->post("/v1/completions", body);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(json::parse(res->body)["choices"][0]["text"], want.text);
+  }
+}
+
+TEST_F(Completions, AdapterModelGivesTheAdaptersTextAndBaseTheBaseText) {
+  const LoraAdapter& lora = served_->adapters.at("tiny-lora");
+  const GenerateResult base = expected("Once upon a time", 30);
+  const GenerateResult adapted = expected("Once upon a time", 30, &lora);
+  ASSERT_NE(base.text, adapted.text) << "the test adapter must change the text";
+  for (auto [model, want] : {std::pair{"tiny-lora", &adapted}, std::pair{"stories260K", &base}}) {
+    auto res = server_->post("/v1/completions", {{"model", model}, {"prompt", "Once upon a time"},
+                                                  {"max_tokens", 30}, {"temperature", 0}});
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    json j = json::parse(res->body);
+    EXPECT_EQ(j["model"], model);
+    EXPECT_EQ(j["choices"][0]["text"], want->text) << model;
+  }
+}
+
+// Four clients at once (two streaming, one with the adapter): each gets its own right text.
+TEST_F(Completions, ConcurrentClientsEachGetTheirText) {
+  const LoraAdapter* lora = &served_->adapters.at("tiny-lora");
+  struct Case {
+    std::string prompt, model;
+    bool stream;
+    const LoraAdapter* adapter;
+  };
+  const std::vector<Case> cases = {{"Once upon a time", "stories260K", false, nullptr},
+                                   {"The little girl", "stories260K", true, nullptr},
+                                   {"Tom had a ball", "tiny-lora", false, lora},
+                                   {"One day", "tiny-lora", true, lora}};
+  std::vector<std::future<std::string>> texts;
+  for (const Case& c : cases)
+    texts.push_back(std::async(std::launch::async, [&, c] {
+      auto res = server_->post("/v1/completions", {{"model", c.model}, {"prompt", c.prompt}, {"max_tokens", 50},
+                                                    {"temperature", 0}, {"stream", c.stream}});
+      if (!res || res->status != 200) return std::string("<request failed>");
+      if (!c.stream) return json::parse(res->body)["choices"][0]["text"].get<std::string>();
+      std::string text;
+      for (const std::string& e : test::sse_payloads(res->body))
+        if (e != "[DONE]") text += json::parse(e)["choices"][0]["text"].get<std::string>();
+      return text;
+    }));
+  for (size_t i = 0; i < cases.size(); ++i)
+    EXPECT_EQ(texts[i].get(), expected(cases[i].prompt, 50, cases[i].adapter).text) << cases[i].prompt;
+}
+
+}  // namespace

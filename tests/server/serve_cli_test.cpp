@@ -1,0 +1,125 @@
+// `tunekit serve` as a subprocess: flags, --adapter NAME=DIR from a PEFT folder, and a clean exit
+// on SIGTERM.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <regex>
+
+#include "cli_runner.h"
+#include "server_fixture.h"
+#include "tunekit/adapters/peft.h"
+
+using namespace tunekit;
+using nlohmann::json;
+
+namespace {
+
+// The binary running with its stderr on a pipe; killed on destruction if still alive.
+class ServeProcess {
+ public:
+  explicit ServeProcess(const std::vector<std::string>& args) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDERR_FILENO);
+      close(fds[0]);
+      std::vector<std::string> all = {test::cli_path().string(), "serve"};
+      all.insert(all.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& a : all) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    err_ = fds[0];
+  }
+  ~ServeProcess() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (err_ >= 0) close(err_);
+  }
+  // Reads stderr until the "on http://HOST:PORT" line; returns the port (-1 if the process ended).
+  int wait_for_port() {
+    static const std::regex listening(R"(on http://[0-9.]+:([0-9]+))");
+    char buf[512];
+    for (ssize_t n; (n = read(err_, buf, sizeof buf)) > 0;) {
+      stderr_.append(buf, size_t(n));
+      std::smatch m;
+      if (std::regex_search(stderr_, m, listening)) return std::stoi(m[1]);
+    }
+    return -1;
+  }
+  // Sends sig and waits; returns the exit code (128 + signal when killed by one).
+  int stop(int sig) {
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    exited_ = true;
+    char buf[512];
+    for (ssize_t n; (n = read(err_, buf, sizeof buf)) > 0;) stderr_.append(buf, size_t(n));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  const std::string& err() const { return stderr_; }
+
+ private:
+  pid_t pid_ = -1;
+  int err_ = -1;
+  bool exited_ = false;
+  std::string stderr_;
+};
+
+TEST(ServeCli, ServesAPeftAdapterAndStopsCleanlyOnSigterm) {
+  TUNEKIT_REQUIRE_SHARED(test::kStoriesModel);
+  const auto model_path = test::shared_dir() / test::kStoriesModel;
+  const auto tok_path = test::shared_dir() / "models/stories260K/tok512.bin";
+  const Model model = load_model(model_path);
+  auto tok = load_tokenizer_for_model(model_path, tok_path);
+  LoraConfig lora;
+  lora.targets = {"q_proj", "v_proj", "down_proj"};
+  lora.b_std = 0.5;
+  const auto adapter_dir = test::temp_dir("serve_cli") / "story-lora";
+  save_peft_adapter(init_lora(model.config, lora, 11), model.config, adapter_dir);
+  const LoraAdapter loaded = load_peft_adapter(adapter_dir, model.config);
+  const GenerateResult want = test::reference_generate(model, *tok, tok->encode("Once upon a time", true), 30, &loaded);
+
+  ServeProcess serve({"--model", model_path.string(), "--tokenizer", tok_path.string(), "--port", "0",
+                      "--adapter", "story-lora=" + adapter_dir.string()});
+  const int port = serve.wait_for_port();
+  ASSERT_GT(port, 0) << serve.err();
+  httplib::Client client("127.0.0.1", port);
+  auto models = client.Get("/v1/models");
+  ASSERT_TRUE(models);
+  const json listed = json::parse(models->body);
+  json ids = json::array();
+  for (const json& m : listed["data"]) ids.push_back(m["id"]);
+  EXPECT_EQ(ids, json({"stories260K", "story-lora"}));
+  const json body = {{"model", "story-lora"}, {"prompt", "Once upon a time"}, {"max_tokens", 30}, {"temperature", 0}};
+  auto res = client.Post("/v1/completions", body.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["choices"][0]["text"], want.text);
+
+  EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.err();
+  EXPECT_NE(serve.err().find("stopped"), std::string::npos) << serve.err();
+}
+
+TEST(ServeCli, BadAdapterFlagIsAClearError) {
+  TUNEKIT_REQUIRE_SHARED(test::kStoriesModel);
+  const std::string model = (test::shared_dir() / test::kStoriesModel).string();
+  auto r = test::run_cli({"serve", "--model", model, "--adapter", "no-equals-sign"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("NAME=PATH"), std::string::npos) << r.err;
+  auto missing = test::run_cli({"serve", "--model", model, "--adapter", "x=/nonexistent/adapter"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("/nonexistent/adapter"), std::string::npos) << missing.err;
+}
+
+}  // namespace
