@@ -5,7 +5,7 @@
 #   bash scripts/setup.sh --dev    also python3-torch, numpy and jinja2 for regenerating golden files
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
-      libdnnl-dev libpcre2-dev libsentencepiece-dev libicu-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+      libdnnl-dev ocl-icd-opencl-dev libpcre2-dev libsentencepiece-dev libicu-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
       libsqlite3-dev libpoppler-cpp-dev libhnswlib-dev libcpp-httplib-dev
       libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev)
 if [ "${1:-}" = "--dev" ]; then

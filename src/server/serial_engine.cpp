@@ -9,6 +9,13 @@ SerialEngine::SerialEngine(const Model& model, const Tokenizer& tokenizer)
 
 SerialEngine::~SerialEngine() { shutdown(); }
 
+EngineStats SerialEngine::stats() const {
+  std::lock_guard lock(mutex_);
+  EngineStats s = stats_;
+  s.waiting = int64_t(queue_.size());
+  return s;
+}
+
 std::future<GenerateResult> SerialEngine::submit(EngineRequest request) {
   std::lock_guard lock(mutex_);
   check(!stopping_, "the server is shutting down; no new requests are accepted");
@@ -37,11 +44,23 @@ void SerialEngine::work() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
+    {
+      std::lock_guard lock(mutex_);
+      stats_.running = 1;
+    }
     try {
-      job.result.set_value(run(job.request));
+      GenerateResult result = run(job.request);
+      std::lock_guard lock(mutex_);
+      stats_.prompt_tokens += result.n_prompt;
+      stats_.generated_tokens += int64_t(result.tokens.size());
+      stats_.steps += int64_t(result.tokens.size()) + (result.n_prompt > 0 ? 1 : 0);
+      job.result.set_value(std::move(result));
     } catch (...) {
       job.result.set_exception(std::current_exception());
     }
+    std::lock_guard lock(mutex_);
+    stats_.running = 0;
+    ++stats_.requests_finished;
   }
 }
 
@@ -54,11 +73,18 @@ GenerateResult SerialEngine::run(EngineRequest& request) const {
     return skipped;
   }
   GenerateOptions options = request.options;
+  bool timed_out = false;
   options.on_text = [&](const std::string& text) {
     if (cancelled && cancelled->load()) return false;
+    if (request.deadline && std::chrono::steady_clock::now() > *request.deadline) {
+      timed_out = true;
+      return false;
+    }
     return !request.options.on_text || request.options.on_text(text);
   };
-  return generate(model_, tokenizer_, request.prompt, options);
+  GenerateResult result = generate(model_, tokenizer_, request.prompt, options);
+  if (timed_out) result.finish_reason = "timeout";
+  return result;
 }
 
 }  // namespace tunekit::server

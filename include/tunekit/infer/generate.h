@@ -29,7 +29,7 @@ struct GenerateOptions {
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (without the prompt, without a matched stop id)
   std::string text;             // their text, cut before a matched stop string
-  std::string finish_reason;    // "stop" | "length" | "cancelled"
+  std::string finish_reason;    // "stop" | "length" | "cancelled" (| "timeout" from a server engine)
   int64_t n_prompt = 0;
   double prefill_seconds = 0, decode_seconds = 0;
 };

@@ -3,12 +3,14 @@
 // this interface, so a continuous-batching engine can replace the serial one without changing it.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -25,6 +27,25 @@ struct EngineRequest {
   // Set by the caller (e.g. a client went away) to cancel; checked before the request starts
   // and at every piece of text. May be null.
   std::shared_ptr<std::atomic<bool>> cancelled;
+  // Keeps options.adapter alive until the request has ended (the server may unload it meanwhile).
+  std::shared_ptr<const LoraAdapter> adapter_owner;
+  // Past it the request ends with finish_reason "timeout" (checked at every step). None: no limit.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+// What an engine has done since it started and holds now (for GET /metrics).
+struct EngineStats {
+  int64_t running = 0;             // requests in the running batch
+  int64_t waiting = 0;             // requests queued (not yet started, or pre-empted)
+  int64_t kv_blocks_total = 0;     // KV-cache blocks in the pool (0 for an engine without one)
+  int64_t kv_blocks_used = 0;      // blocks held by running requests
+  int64_t kv_block_size = 0;       // positions per block
+  int64_t requests_finished = 0;   // completed, cancelled or timed out
+  int64_t prompt_tokens = 0;       // prompt tokens run through the model
+  int64_t prefix_cached_tokens = 0;  // prompt tokens served from shared prefix blocks instead
+  int64_t generated_tokens = 0;
+  int64_t preemptions = 0;         // requests pre-empted for KV blocks (recomputed later)
+  int64_t steps = 0;               // forward passes
 };
 
 class Engine {
@@ -35,6 +56,7 @@ class Engine {
   virtual std::future<GenerateResult> submit(EngineRequest request) = 0;
   // Refuses new requests, finishes those already submitted, then returns.
   virtual void shutdown() = 0;
+  virtual EngineStats stats() const = 0;
 };
 
 // The first engine: one worker thread runs the queued requests one at a time, in arrival order.
@@ -44,6 +66,7 @@ class SerialEngine final : public Engine {
   ~SerialEngine() override;
   std::future<GenerateResult> submit(EngineRequest request) override;
   void shutdown() override;
+  EngineStats stats() const override;
 
  private:
   struct Job {
@@ -55,9 +78,10 @@ class SerialEngine final : public Engine {
 
   const Model& model_;
   const Tokenizer& tokenizer_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queue_;
+  EngineStats stats_;
   bool stopping_ = false;
   std::thread worker_;
 };
