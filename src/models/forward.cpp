@@ -82,8 +82,11 @@ void mlp_block(const Model& m, int l, float* x, int64_t T, Workspace& ws, LayerL
 
 }  // namespace
 
-void forward(const Model& m, const int32_t* tokens, int64_t T, int64_t pos0, KvCache& cache, Workspace& ws,
-             float* logits, bool all_logits, const LoraAdapter* adapter) {
+namespace {
+
+// x [T, d_model] = the residual stream after every layer (the cache receives the tokens' keys and values).
+float* run_layers(const Model& m, const int32_t* tokens, int64_t T, int64_t pos0, KvCache& cache, Workspace& ws,
+                  const LoraAdapter* adapter) {
   const ModelConfig& c = m.config;
   check(T > 0, "forward: no tokens");
   check(!adapter || int64_t(adapter->layers.size()) == c.n_layer, "forward: the adapter has ",
@@ -107,10 +110,26 @@ void forward(const Model& m, const int32_t* tokens, int64_t T, int64_t pos0, KvC
     attention_block(m, l, x, T, cache, ws, {adapter, l});
     mlp_block(m, l, x, T, ws, {adapter, l});
   }
+  return x;
+}
+
+}  // namespace
+
+void forward(const Model& m, const int32_t* tokens, int64_t T, int64_t pos0, KvCache& cache, Workspace& ws,
+             float* logits, bool all_logits, const LoraAdapter* adapter) {
+  const ModelConfig& c = m.config;
+  const float* x = run_layers(m, tokens, T, pos0, cache, ws, adapter);
   const int64_t first = all_logits ? 0 : T - 1;
   const int64_t n_out = T - first;
   ops::rmsnorm(x + first * c.d_model, m.norm.as<float>(), ws.h.data(), n_out, c.d_model, float(c.rms_eps));
   ops::linear(ws.h.data(), n_out, m.lm_head, nullptr, logits);  // logits [n_out, n_vocab]
+}
+
+void forward_hidden(const Model& m, const int32_t* tokens, int64_t T, int64_t pos0, KvCache& cache, Workspace& ws,
+                    float* hidden, const LoraAdapter* adapter) {
+  const ModelConfig& c = m.config;
+  const float* x = run_layers(m, tokens, T, pos0, cache, ws, adapter);
+  ops::rmsnorm(x, m.norm.as<float>(), hidden, T, c.d_model, float(c.rms_eps));  // hidden [T, d_model]
 }
 
 }  // namespace tunekit

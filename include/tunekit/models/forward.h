@@ -31,4 +31,9 @@ struct Workspace {
 void forward(const Model& model, const int32_t* tokens, int64_t T, int64_t pos0, KvCache& cache, Workspace& ws,
              float* logits, bool all_logits, const LoraAdapter* adapter = nullptr);
 
+// The same pass without the LM head: hidden[T, d_model] = the final RMSNorm of every token's
+// residual stream (what the head reads; mean-pooled, a text embedding).
+void forward_hidden(const Model& model, const int32_t* tokens, int64_t T, int64_t pos0, KvCache& cache,
+                    Workspace& ws, float* hidden, const LoraAdapter* adapter = nullptr);
+
 }  // namespace tunekit
