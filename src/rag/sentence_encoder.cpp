@@ -52,6 +52,11 @@ class BertSentenceEncoder : public SentenceEncoder {
     return out;
   }
 
+  int64_t count_tokens(const std::string& text, EncodeRole role) const override {
+    const std::string& prefix = role == EncodeRole::Query ? prefixes_.query : prefixes_.passage;
+    return int64_t(encode_truncated(*tokenizer_, prefix + text, max_tokens()).size());
+  }
+
  private:
   std::string name_;
   EncoderFolderConfig config_;

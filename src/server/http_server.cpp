@@ -1,10 +1,16 @@
-// The HTTP side of tunekit serve: routes, API-key check, body limit, OpenAI errors, and the
-// hand-off of each completion to the Engine (waiting on it, or streaming its text as SSE).
+// The HTTP side of tunekit serve: routes, API-key check, body limit, OpenAI errors, metrics, and
+// the hand-off of each completion to the Engine (waiting on it, or streaming its text as SSE).
 #include <httplib.h>
 
 #include <atomic>
 #include <chrono>
+#include <set>
 
+#include "adapter_routes.h"
+#include "embeddings.h"
+#include "http_util.h"
+#include "metrics.h"
+#include "model_choice.h"
 #include "openai_api.h"
 #include "text_channel.h"
 #include "tunekit/server/server.h"
@@ -15,29 +21,35 @@ using nlohmann::json;
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 // A completion that passed every check: what the engine runs and what the response echoes.
 struct PreparedCompletion {
   Endpoint endpoint;
+  const char* route = "";
+  Clock::time_point arrived;
   ResponseHeader header;
   EngineRequest request;
   bool include_usage = false;
 };
 
-void send_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(dump(body), "application/json");
-}
-
-void send_error(httplib::Response& res, const ApiError& e) {
-  send_json(res, e.status, error_body(e.what(), e.type, e.param, e.code));
+// The answer to a generation that ran past --request-timeout.
+ApiError timeout_error(double timeout_s, const GenerateResult& r) {
+  return ApiError(504, "the request ran past the server's time limit of " + std::to_string(timeout_s) +
+                  " s (--request-timeout) after " + std::to_string(r.tokens.size()) + " generated tokens",
+                  "server_error", "", "timeout");
 }
 
 // The message for a status httplib set itself (no route, body over the limit, ...).
 std::string status_message(int status, size_t max_body_bytes) {
   switch (status) {
-    case 404: return "no such route; the API serves GET /health, GET /v1/models, POST /v1/completions "
-                     "and POST /v1/chat/completions";
+    case 404: return "no such route; the API serves GET /health, GET /metrics, GET /v1/models, POST /v1/completions, "
+                     "POST /v1/chat/completions, POST /v1/embeddings, POST /v1/load_lora_adapter and "
+                     "POST /v1/unload_lora_adapter";
     case 405: return "method not allowed on this route";
+    case 411: return "request bodies must be sent with a Content-Length (chunked uploads are not accepted)";
     case 413: return "the request body is over the server's limit of " + std::to_string(max_body_bytes) +
                      " bytes (--max-body-bytes)";
     default: return std::string("HTTP error ") + std::to_string(status);
@@ -52,13 +64,25 @@ struct Server::Impl {
   ServerOptions options;
   httplib::Server http;
   std::atomic<bool> stop_requested{false};  // a stop() that came before run() began listening
+  ServerMetrics metrics;
+  EmbeddingsService embeddings;
+  std::set<std::string> routes;  // the registered paths: metrics label others "other"
 
-  Impl(const ServedModel& s, Engine& e, ServerOptions o) : served(s), engine(e), options(std::move(o)) {
+  Impl(const ServedModel& s, Engine& e, ServerOptions o)
+      : served(s), engine(e), options(std::move(o)), embeddings(served) {
     check(served.model && served.tokenizer, "server: a model and a tokenizer are required");
+    // A body over the limit with a Content-Length is skipped unread (413); httplib 0.11 would read a
+    // chunked one whole into memory, so those are refused before any of it is read.
     http.set_payload_max_length(options.max_body_bytes);
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      return authorize(req, res) ? httplib::Server::HandlerResponse::Unhandled
-                                 : httplib::Server::HandlerResponse::Handled;
+      const bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+      if (!chunked && authorize(req, res)) return httplib::Server::HandlerResponse::Unhandled;
+      if (chunked) res.status = 411;  // the error handler fills the body
+      res.set_header("Connection", "close");  // the unread body must not be taken for the next request
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      metrics.count_request(routes.count(req.path) ? req.path : "other", res.status);
     });
     // Called for every status >= 400; fills the body of the ones httplib produced itself.
     http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
@@ -77,16 +101,57 @@ struct Server::Impl {
       }
       send_json(res, 500, error_body(message, "server_error"));
     });
-    http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-      send_json(res, 200, {{"status", "ok"}});
+    get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, {{"status", "ok"}}); });
+    get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      const AdapterRegistryStats adapters = served.adapters ? served.adapters->stats() : AdapterRegistryStats{};
+      res.set_content(metrics.render(engine.stats(), served.adapters ? &adapters : nullptr),
+                      "text/plain; version=0.0.4; charset=utf-8");
     });
-    http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, models()); });
-    http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    get("/v1/models", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, models_json(served)); });
+    post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
       complete(Endpoint::completions, req, res);
     });
-    http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
       complete(Endpoint::chat, req, res);
     });
+    post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) { embed(req, res); });
+    post("/v1/load_lora_adapter", [this](const httplib::Request& req, httplib::Response& res) {
+      answer_text(res, [&] { return load_lora_adapter(served, req.body); });
+    });
+    post("/v1/unload_lora_adapter", [this](const httplib::Request& req, httplib::Response& res) {
+      answer_text(res, [&] { return unload_lora_adapter(served, req.body); });
+    });
+  }
+
+  void get(const std::string& path, httplib::Server::Handler handler) {
+    routes.insert(path);
+    http.Get(path, std::move(handler));
+  }
+  void post(const std::string& path, httplib::Server::Handler handler) {
+    routes.insert(path);
+    http.Post(path, std::move(handler));
+  }
+
+  // 200 with the plain-text line `make` returns, or its ApiError.
+  template <typename Make>
+  static void answer_text(httplib::Response& res, Make make) {
+    try {
+      res.set_content(make(), "text/plain; charset=utf-8");
+    } catch (const ApiError& e) {
+      send_error(res, e);
+    }
+  }
+
+  void embed(const httplib::Request& req, httplib::Response& res) {
+    const Clock::time_point arrived = Clock::now();
+    try {
+      int64_t prompt_tokens = 0;
+      send_json(res, 200, embeddings.handle(req.body, &prompt_tokens));
+      metrics.count_tokens("/v1/embeddings", prompt_tokens, 0);
+    } catch (const ApiError& e) {
+      send_error(res, e);
+    }
+    metrics.observe_duration("/v1/embeddings", seconds_since(arrived));
   }
 
   // With --api-key, every route but /health needs "Authorization: Bearer KEY".
@@ -97,27 +162,6 @@ struct Server::Impl {
                                                                    : "missing API key: send 'Authorization: Bearer KEY'",
                              "invalid_request_error", "", "invalid_api_key"));
     return false;
-  }
-
-  json models() const {
-    auto entry = [](const std::string& id, const std::string& parent) {
-      json m = {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "tunekit"}};
-      if (!parent.empty()) m["parent"] = parent;
-      return m;
-    };
-    json data = json::array({entry(served.name, "")});
-    for (const auto& [name, adapter] : served.adapters) data.push_back(entry(name, served.name));
-    return {{"object", "list"}, {"data", data}};
-  }
-
-  // The request's "model": the base (by name, or when absent) or an adapter; else 404.
-  const LoraAdapter* resolve_model(const std::string& name) const {
-    if (name.empty() || name == served.name) return nullptr;
-    auto it = served.adapters.find(name);
-    if (it == served.adapters.end())
-      throw ApiError(404, "the model '" + name + "' does not exist; GET /v1/models lists the served ones",
-                     "invalid_request_error", "model", "model_not_found");
-    return &it->second;
   }
 
   std::vector<int32_t> prompt_tokens(const ApiRequest& r) const {
@@ -147,15 +191,37 @@ struct Server::Impl {
     return ids;
   }
 
+  // Records the time to the request's first piece of text (on the engine's thread).
+  void time_first_text(PreparedCompletion& job) {
+    auto seen = std::make_shared<std::atomic<bool>>(false);
+    job.request.options.on_text = [this, seen, route = job.route, arrived = job.arrived,
+                                   next = std::move(job.request.options.on_text)](const std::string& text) {
+      if (!seen->exchange(true)) metrics.observe_time_to_first_token(route, seconds_since(arrived));
+      return !next || next(text);
+    };
+  }
+
+  void finished(const PreparedCompletion& job, const GenerateResult& r) {
+    metrics.count_tokens(job.route, r.n_prompt, int64_t(r.tokens.size()));
+    metrics.observe_duration(job.route, seconds_since(job.arrived));
+  }
+
   void complete(Endpoint endpoint, const httplib::Request& req, httplib::Response& res) {
     auto job = std::make_shared<PreparedCompletion>();
+    job->arrived = Clock::now();
+    job->route = endpoint == Endpoint::chat ? "/v1/chat/completions" : "/v1/completions";
     try {
       ApiRequest r = parse_request(endpoint, req.body, options.max_tokens_limit, options.default_max_tokens);
-      r.options.adapter = resolve_model(r.model);
+      ModelChoice choice = choose_model(served, r.model, false);
+      r.options.adapter = choice.adapter.get();
+      job->request.adapter_owner = std::move(choice.adapter);
       job->endpoint = endpoint;
-      job->header = new_response_header(endpoint, r.model.empty() ? served.name : r.model);
+      job->header = new_response_header(endpoint, choice.name);
       job->request.prompt = prompt_tokens(r);
       job->request.options = std::move(r.options);
+      if (options.request_timeout_s > 0)
+        job->request.deadline =
+            job->arrived + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.request_timeout_s));
       job->include_usage = r.include_usage;
       if (r.stream) {
         res.set_chunked_content_provider("text/event-stream", [this, job](size_t, httplib::DataSink& sink) {
@@ -167,7 +233,10 @@ struct Server::Impl {
       return send_error(res, e);
     }
     try {
+      time_first_text(*job);
       GenerateResult result = engine.submit(std::move(job->request)).get();
+      finished(*job, result);
+      if (result.finish_reason == "timeout") return send_error(res, timeout_error(options.request_timeout_s, result));
       send_json(res, 200, completion_json(endpoint, job->header, result));
     } catch (const Error& e) {
       send_json(res, 500, error_body(e.what(), "server_error"));
@@ -175,7 +244,8 @@ struct Server::Impl {
   }
 
   // Runs one streaming completion: text pieces go out as chunks while the engine produces them;
-  // a failed write (the client went away) cancels the generation. Returns false on disconnect.
+  // a failed write (the client went away) cancels the generation. A timeout ends the stream with an
+  // error event. Returns false on disconnect.
   bool stream(PreparedCompletion& job, httplib::DataSink& sink) {
     auto channel = std::make_shared<TextChannel>();
     auto cancelled = std::make_shared<std::atomic<bool>>(false);
@@ -186,14 +256,14 @@ struct Server::Impl {
         cancelled->store(true);
       }
     };
-    EngineRequest request = std::move(job.request);
-    request.cancelled = cancelled;
-    request.options.on_text = [channel](const std::string& piece) {
+    job.request.cancelled = cancelled;
+    job.request.options.on_text = [channel](const std::string& piece) {
       channel->push(piece);
       return true;
     };
+    time_first_text(job);
     try {
-      std::future<GenerateResult> done = engine.submit(std::move(request));
+      std::future<GenerateResult> done = engine.submit(std::move(job.request));
       if (job.endpoint == Endpoint::chat) send(sse_event(chunk_json(job.endpoint, job.header, "", std::nullopt, true)));
       std::string piece;
       for (;;) {
@@ -206,8 +276,14 @@ struct Server::Impl {
         }
       }
       GenerateResult result = done.get();
-      send(sse_event(chunk_json(job.endpoint, job.header, "", result.finish_reason)));
-      if (job.include_usage) send(sse_event(usage_chunk_json(job.endpoint, job.header, result)));
+      finished(job, result);
+      if (result.finish_reason == "timeout") {
+        const ApiError e = timeout_error(options.request_timeout_s, result);
+        send(sse_event(error_body(e.what(), e.type, e.param, e.code)));
+      } else {
+        send(sse_event(chunk_json(job.endpoint, job.header, "", result.finish_reason)));
+        if (job.include_usage) send(sse_event(usage_chunk_json(job.endpoint, job.header, result)));
+      }
     } catch (const Error& e) {  // headers are gone already: the error travels as an event
       send(sse_event(error_body(e.what(), "server_error")));
     }

@@ -103,6 +103,27 @@ void parse_sampling(const json& body, SamplingParams& s) {
     s.seed = std::random_device{}();
 }
 
+// Token log-probabilities are not computed by the engines: asking for them is an error, not a
+// silently missing field. Chat asks with "logprobs": true or "top_logprobs" > 0; completions with
+// any "logprobs" number (0 asks for the chosen tokens' log-probabilities).
+void reject_logprobs(Endpoint endpoint, const json& body) {
+  const auto given = [&](const char* key) {
+    auto it = body.find(key);
+    return it == body.end() || it->is_null() ? json() : *it;
+  };
+  const json logprobs = given("logprobs"), top = given("top_logprobs");
+  const char* asked = nullptr;
+  if (endpoint == Endpoint::chat) {
+    if (logprobs == true) asked = "logprobs";
+    else if (!top.is_null() && top != 0) asked = "top_logprobs";
+  } else if (!logprobs.is_null()) {
+    asked = "logprobs";
+  }
+  if (asked)
+    throw ApiError(400, std::string("'") + asked + "' is not supported by this server (token log-probabilities are "
+                   "not computed); leave it out", "invalid_request_error", asked, "not_supported");
+}
+
 }  // namespace
 
 json error_body(const std::string& message, const std::string& type, const std::string& param, const std::string& code) {
@@ -140,6 +161,7 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, int64_
     if (!fits) bad_field(max_key, "must be between 0 and " + std::to_string(max_tokens_limit) + " (the server's --max-tokens-limit)");
     r.options.max_tokens = n->get<int64_t>();
   }
+  reject_logprobs(endpoint, body);
   r.options.stop = parse_stop(body);
   parse_sampling(body, r.options.sampling);
   return r;

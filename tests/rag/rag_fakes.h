@@ -132,6 +132,9 @@ class BagOfWordsEncoder : public rag::SentenceEncoder {
     ++calls;
     return out;
   }
+  int64_t count_tokens(const std::string& text, rag::EncodeRole) const override {
+    return int64_t(words_of(text).size());
+  }
   mutable int64_t calls = 0;
 
  private:

@@ -112,7 +112,7 @@ TEST_F(Completions, SeededSamplingEqualsGenerateWithTheSameParameters) {
 }
 
 TEST_F(Completions, AdapterModelGivesTheAdaptersTextAndBaseTheBaseText) {
-  const LoraAdapter& lora = served_->adapters.at("tiny-lora");
+  const LoraAdapter& lora = *adapters_->acquire("tiny-lora");
   const GenerateResult base = expected("Once upon a time", 30);
   const GenerateResult adapted = expected("Once upon a time", 30, &lora);
   ASSERT_NE(base.text, adapted.text) << "the test adapter must change the text";
@@ -129,7 +129,7 @@ TEST_F(Completions, AdapterModelGivesTheAdaptersTextAndBaseTheBaseText) {
 
 // Four clients at once (two streaming, one with the adapter): each gets its own right text.
 TEST_F(Completions, ConcurrentClientsEachGetTheirText) {
-  const LoraAdapter* lora = &served_->adapters.at("tiny-lora");
+  const LoraAdapter* lora = adapters_->acquire("tiny-lora").get();
   struct Case {
     std::string prompt, model;
     bool stream;

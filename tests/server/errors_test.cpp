@@ -81,7 +81,7 @@ TEST_F(ApiErrors, BodyOverTheLimitIs413) {
 
 TEST_F(ApiErrors, UnknownRouteIs404) {
   expect_error(server_->client().Get("/v1/engines"), 404);
-  expect_error(server_->post("/v1/embeddings", {{"input", "x"}}), 404);
+  expect_error(server_->post("/v1/audio/speech", {{"input", "x"}}), 404);
 }
 
 TEST_F(ApiErrors, ChatWithoutATemplateIs400) {

@@ -87,14 +87,17 @@ class StoriesServer : public ::testing::Test {
     LoraConfig lora;
     lora.targets = {"all-linear"};
     lora.b_std = 0.5;  // B != 0, so the adapter changes the text
+    adapters_ = std::make_unique<server::AdapterRegistry>(model_->config);
+    adapters_->add("tiny-lora", std::make_shared<const LoraAdapter>(init_lora(model_->config, lora, 7)));
     served_ = std::make_unique<server::ServedModel>();
     served_->name = "stories260K";
     served_->model = model_.get();
     served_->tokenizer = tok_.get();
-    served_->adapters.emplace("tiny-lora", init_lora(model_->config, lora, 7));
+    served_->adapters = adapters_.get();
   }
   static void TearDownTestSuite() {
     served_.reset();
+    adapters_.reset();
     tok_.reset();
     model_.reset();
   }
@@ -113,6 +116,7 @@ class StoriesServer : public ::testing::Test {
 
   static inline std::unique_ptr<Model> model_;
   static inline std::unique_ptr<Tokenizer> tok_;
+  static inline std::unique_ptr<server::AdapterRegistry> adapters_;
   static inline std::unique_ptr<server::ServedModel> served_;
   server::ServerOptions options_;
   std::unique_ptr<server::SerialEngine> engine_;

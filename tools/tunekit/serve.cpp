@@ -1,12 +1,11 @@
-// tunekit serve: load a model (and adapters) and answer OpenAI-compatible HTTP requests until
-// SIGINT/SIGTERM, then stop accepting and let in-flight requests finish.
+// tunekit serve: load a model (adapters, a sentence encoder) and answer OpenAI-compatible HTTP
+// requests until SIGINT/SIGTERM, then stop accepting and let in-flight requests finish.
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <thread>
 
-#include "tunekit/adapters/peft.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/infer/model_files.h"
@@ -22,8 +21,10 @@ std::atomic<bool> g_stop_requested{false};
 extern "C" void on_stop_signal(int) { g_stop_requested.store(true); }
 
 struct ServeArgs {
-  std::string model, tokenizer, name;
+  std::string model, tokenizer, name, encoder;
   std::vector<std::string> adapters;  // NAME=DIR
+  server::AdapterRegistryOptions registry;
+  std::string engine = "serial";
   int threads = 0;
   server::ServerOptions options;
 };
@@ -53,12 +54,29 @@ void run(ServeArgs& a) {
   served.model = &model;
   served.tokenizer = tokenizer.get();
   served.chat_template = load_chat_template_for_model(a.model, tokenizer_path);
+  std::unique_ptr<rag::SentenceEncoder> encoder;
+  if (!a.encoder.empty()) {
+    rag::EncoderOptions encoder_options;
+    encoder_options.prefix_style = "none";  // clients send the text they want embedded, prefixes included
+    encoder = rag::SentenceEncoder::load(a.encoder, encoder_options);
+    check(encoder->name() != served.name, "--encoder ", a.encoder, ": its name '", encoder->name(),
+          "' is the base model's; give the base another with --name");
+    served.encoder = encoder.get();
+  }
+  server::AdapterRegistry adapters(model.config, a.registry);
+  served.adapters = &adapters;
   for (const std::string& spec : a.adapters) {
     auto [name, dir] = split_named(spec, "--adapter");
-    check(name != served.name && !served.adapters.count(name), "--adapter ", spec, ": the name '", name,
-          "' is already taken; give each adapter its own name");
-    served.adapters.emplace(name, load_peft_adapter(dir, model.config));
+    check(name != served.name && !(encoder && name == encoder->name()), "--adapter ", spec, ": the name '", name,
+          "' is a served model's; give each adapter its own name");
+    try {
+      adapters.load(name, dir);
+    } catch (const server::AdapterError& e) {
+      fail("--adapter ", spec, ": ", e.what());
+    }
   }
+  check(a.engine == "serial", "--engine batch: the continuous-batching engine is not in this build yet; "
+        "use --engine serial");
   server::SerialEngine engine(model, *tokenizer);
   server::Server http(served, engine, a.options);
   const int port = http.bind();
@@ -68,8 +86,10 @@ void run(ServeArgs& a) {
     while (!g_stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     http.stop();
   });
-  std::fprintf(stderr, "tunekit serve: %s (%zu adapter%s, chat template: %s) on http://%s:%d\n", served.name.c_str(),
-               served.adapters.size(), served.adapters.size() == 1 ? "" : "s", served.chat_template ? "yes" : "no",
+  const size_t n_adapters = adapters.names().size();
+  std::fprintf(stderr, "tunekit serve: %s (%zu adapter%s, chat template: %s%s%s, %s engine) on http://%s:%d\n",
+               served.name.c_str(), n_adapters, n_adapters == 1 ? "" : "s", served.chat_template ? "yes" : "no",
+               encoder ? ", encoder: " : "", encoder ? encoder->name().c_str() : "", a.engine.c_str(),
                a.options.host.c_str(), port);
   http.run();
   g_stop_requested.store(true);  // run() also returns when the listener fails; end the watcher
@@ -83,13 +103,27 @@ void run(ServeArgs& a) {
 void add_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions, "
-                                          "/v1/completions, /v1/models, /health)");
+                                          "/v1/completions, /v1/embeddings, /v1/models, /v1/load_lora_adapter, "
+                                          "/v1/unload_lora_adapter, /metrics, /health)");
   cmd->add_option("--model,-m", a->model, "HF model folder, .gguf file or llama2.c .bin checkpoint")->required();
   cmd->add_option("--tokenizer,-t", a->tokenizer,
                   "tokenizer file or folder (default: the model's own); its chat template serves /v1/chat/completions");
   cmd->add_option("--name", a->name, "the base model's id in /v1/models (default: the model file or folder name)");
   cmd->add_option("--adapter,-a", a->adapters,
                   "NAME=DIR: a PEFT LoRA folder served as model NAME, applied unmerged per request (repeatable)");
+  cmd->add_option("--adapter-dir", a->registry.allowed_dirs,
+                  "a folder POST /v1/load_lora_adapter may load adapters from (repeatable; paths are checked after "
+                  "resolving '..' and symlinks). Without it, runtime loading and unloading are off");
+  cmd->add_option("--max-loras", a->registry.max_resident,
+                  "how many adapters read from folders stay in memory (least recently used ones are dropped and "
+                  "read again when named; 0 = no bound)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--encoder", a->encoder,
+                  "a sentence-transformers (BERT) folder served by /v1/embeddings under the folder's name "
+                  "(without it, embeddings come from the base model's mean-pooled hidden states)");
+  cmd->add_option("--engine", a->engine, "generation engine: serial (one request at a time) or batch (continuous "
+                                         "batching)")
+      ->check(CLI::IsMember({"serial", "batch"}))->capture_default_str();
   auto& o = a->options;
   cmd->add_option("--host", o.host, "address to listen on (0.0.0.0 opens it to the network)")->capture_default_str();
   cmd->add_option("--port,-p", o.port, "port to listen on (0 = any free port)")
@@ -99,8 +133,12 @@ void add_serve(CLI::App& app) {
       ->check(CLI::Range(int64_t(1), int64_t(1) << 30))->capture_default_str();
   cmd->add_option("--default-max-tokens", o.default_max_tokens, "max_tokens when a request does not say")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 30))->capture_default_str();
-  cmd->add_option("--max-body-bytes", o.max_body_bytes, "largest request body; bigger ones get 413")
+  cmd->add_option("--max-body-bytes", o.max_body_bytes, "largest request body; bigger ones get 413 (skipped unread)")
       ->check(CLI::Range(size_t(64), size_t(1) << 30))->capture_default_str();
+  cmd->add_option("--request-timeout", o.request_timeout_s,
+                  "seconds a completion may take from arrival to its end (queueing included); past it the answer is "
+                  "504, or an error event ending the stream (0 = no limit)")
+      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
   cmd->add_option("--threads", a->threads, "threads for generation (default: one per core)")->check(CLI::NonNegativeNumber);
   cmd->callback([a] { run(*a); });
 }

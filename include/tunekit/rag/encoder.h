@@ -42,6 +42,9 @@ class SentenceEncoder {
   // [texts.size(), dim()] row-major, every row of unit L2 norm (an empty text gets the encoding of
   // "[CLS] [SEP]"). Role adds the configuration's query/passage prefix.
   virtual std::vector<float> encode(const std::vector<std::string>& texts, EncodeRole role) const = 0;
+
+  // How many tokens encode() runs for this text (prefix, special tokens and truncation included).
+  virtual int64_t count_tokens(const std::string& text, EncodeRole role) const = 0;
 };
 
 }  // namespace tunekit::rag

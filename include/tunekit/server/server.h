@@ -1,14 +1,15 @@
-// tunekit serve: an OpenAI-compatible HTTP API (GET /health, GET /v1/models, POST /v1/completions,
-// POST /v1/chat/completions, streaming as server-sent events) in front of an Engine.
+// tunekit serve: an OpenAI-compatible HTTP API (GET /health, GET /metrics, GET /v1/models,
+// POST /v1/completions, POST /v1/chat/completions with streaming as server-sent events,
+// POST /v1/embeddings, POST /v1/load_lora_adapter, POST /v1/unload_lora_adapter) in front of an Engine.
 #pragma once
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "tunekit/models/lora.h"
 #include "tunekit/models/model.h"
+#include "tunekit/rag/encoder.h"
+#include "tunekit/server/adapter_registry.h"
 #include "tunekit/server/engine.h"
 #include "tunekit/tokenizer/chat_template.h"
 #include "tunekit/tokenizer/tokenizer.h"
@@ -22,16 +23,19 @@ struct ServerOptions {
   int64_t max_tokens_limit = 4096;      // the largest max_tokens a request may ask for
   int64_t default_max_tokens = 256;     // when a request does not say (capped by the limit)
   size_t max_body_bytes = size_t(1) << 20;
+  double request_timeout_s = 0;         // a generation running longer ends with an error; 0 = no limit
 };
 
-// What the server serves: one base model, its tokenizer and chat template, and named adapters
-// that a request's "model" field selects (vLLM's convention). Not owned by the server.
+// What the server serves: one base model, its tokenizer and chat template, named adapters that a
+// request's "model" field selects (vLLM's convention), and optionally a sentence encoder for
+// /v1/embeddings. Not owned by the server.
 struct ServedModel {
   std::string name;  // the base model's id in /v1/models and in "model"
   const Model* model = nullptr;
   const Tokenizer* tokenizer = nullptr;
   std::optional<ChatTemplate> chat_template;  // none: chat completions answer 400
-  std::map<std::string, LoraAdapter> adapters;
+  AdapterRegistry* adapters = nullptr;        // none: the base model only, no runtime loading
+  const rag::SentenceEncoder* encoder = nullptr;  // served under encoder->name(), for embeddings only
 };
 
 class Server {
