@@ -2,7 +2,8 @@
 # Checks `tunekit serve` with the official openai npm SDK (tests/server/openai_sdk/, pinned in its
 # package-lock.json): a tiny random Llama with TinyLlama-chat's tokenizer and chat template is
 # served on a free port with an API key, and tests/server/openai_sdk/openai_sdk.mjs runs models,
-# chat (plain and streamed), completion (plain and streamed) and error checks against it.
+# chat (plain and streamed), completion (plain and streamed), embeddings, error checks, and a
+# LoRA load/unload round trip (an adapter trained for two steps by `tunekit train`) against it.
 #   bash scripts/openai_sdk.sh                  tunekit from build/ (TUNEKIT=/path/to/tunekit to pick one)
 # Needs node >= 20 and npm, and ../shared/tokenizers/tinyllama-1.1b-chat. Exits 1 on a failed
 # check, 2 on a setup problem.
@@ -35,7 +36,11 @@ cat > "$work/config.json" <<'JSON'
  "num_hidden_layers": 1, "num_attention_heads": 2}
 JSON
 "$tunekit" init --config "$work/config.json" --out "$work/tiny-chat" >/dev/null
-"$tunekit" serve --model "$work/tiny-chat" --tokenizer "$tok" --port 0 --api-key sk-openai-sdk 2>"$work/serve.log" &
+for i in $(seq 40); do echo "The femur is the longest bone of the body; it carries the weight of the trunk."; done > "$work/bones.txt"
+"$tunekit" train --model "$work/tiny-chat" --tokenizer "$tok" --data "$work/bones.txt" --seq-len 32 --batch-size 2 \
+    --max-steps 2 --lr 1e-2 --out "$work/adapters/bones-run" >/dev/null 2>&1
+"$tunekit" serve --model "$work/tiny-chat" --tokenizer "$tok" --port 0 --api-key sk-openai-sdk \
+    --adapter-dir "$work/adapters" 2>"$work/serve.log" &
 server_pid=$!
 port=
 for _ in $(seq 100); do
@@ -45,4 +50,4 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$port" ] || { echo "openai_sdk: the server did not start" >&2; cat "$work/serve.log" >&2; exit 2; }
-node "$dir/openai_sdk.mjs" "http://127.0.0.1:$port/v1" sk-openai-sdk tiny-chat
+node "$dir/openai_sdk.mjs" "http://127.0.0.1:$port/v1" sk-openai-sdk tiny-chat "$work/adapters/bones-run/final"

@@ -1,10 +1,12 @@
 // Talks to a running `tunekit serve` through the official openai npm SDK: models, chat (plain and
-// streamed), completion (plain and streamed), and an error. Greedy requests, so the streamed text
-// must equal the plain one. Usage: node openai_sdk.mjs BASE_URL API_KEY MODEL_ID
-// Prints PASS/FAIL lines; exits 1 on any failure.
+// streamed), completion (plain and streamed), embeddings (the SDK's default base64 and float),
+// errors, and, through plain fetch (the SDK has no call for it), vLLM's load/unload of a LoRA
+// adapter. Greedy requests, so the streamed text must equal the plain one.
+// Usage: node openai_sdk.mjs BASE_URL API_KEY MODEL_ID ADAPTER_DIR
+// (ADAPTER_DIR: a PEFT folder inside the server's --adapter-dir.) Prints PASS/FAIL lines; exits 1 on any failure.
 import OpenAI from "openai";
 
-const [baseURL, apiKey, model] = process.argv.slice(2);
+const [baseURL, apiKey, model, adapterDir] = process.argv.slice(2);
 const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
 let failures = 0;
 function check(name, ok, detail = "") {
@@ -54,6 +56,43 @@ try {
   check("wrong API key raises AuthenticationError", false, "no error");
 } catch (e) {
   check("wrong API key raises AuthenticationError", e instanceof OpenAI.AuthenticationError, `${e.constructor.name} ${e.message}`);
+}
+
+const inputs = ["The femur is a bone.", "Insulin lowers blood glucose."];
+const embedded = await client.embeddings.create({ model, input: inputs });  // the SDK asks for base64 and decodes it
+const floats = await client.embeddings.create({ model, input: inputs, encoding_format: "float" });
+const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+check("embeddings", embedded.object === "list" && embedded.data.length === 2 &&
+      embedded.data.every((d, i) => d.index === i && d.embedding.length === 32 && Math.abs(norm(d.embedding) - 1) < 1e-4) &&
+      embedded.usage.prompt_tokens > 0, JSON.stringify(embedded).slice(0, 300));
+check("embeddings base64 equals float", embedded.data.every((d, i) =>
+      d.embedding.every((x, j) => x === floats.data[i].embedding[j])), "the decoded vectors differ");
+
+// vLLM's runtime adapter API through fetch.
+const post = (route, body) => fetch(`${baseURL}/${route}`, {
+  method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${apiKey}` },
+  body: JSON.stringify(body) });
+const loaded = await post("load_lora_adapter", { lora_name: "bones", lora_path: adapterDir });
+const loadedText = await loaded.text();
+check("load_lora_adapter", loaded.status === 200 && loadedText === "Success: LoRA adapter 'bones' added successfully.",
+      `${loaded.status} ${loadedText}`);
+const listed = await client.models.list();
+check("models.list has the loaded adapter", listed.data.some((m) => m.id === "bones" && m.parent === model),
+      JSON.stringify(listed.data));
+const adapted = await client.completions.create({ model: "bones", prompt: "The femur", max_tokens: 8, temperature: 0 });
+check("completion with the adapter", adapted.model === "bones" && typeof adapted.choices[0].text === "string",
+      JSON.stringify(adapted));
+const escape = await post("load_lora_adapter", { lora_name: "escape", lora_path: `${adapterDir}/../../../..` });
+const escapeBody = await escape.json();
+check("an adapter path outside --adapter-dir is 403", escape.status === 403 && escapeBody.error?.code === "path_not_allowed",
+      `${escape.status} ${JSON.stringify(escapeBody)}`);
+const unloaded = await post("unload_lora_adapter", { lora_name: "bones" });
+check("unload_lora_adapter", unloaded.status === 200, `${unloaded.status} ${await unloaded.text()}`);
+try {
+  await client.completions.create({ model: "bones", prompt: "x", max_tokens: 1 });
+  check("the unloaded adapter raises NotFoundError", false, "no error");
+} catch (e) {
+  check("the unloaded adapter raises NotFoundError", e instanceof OpenAI.NotFoundError, `${e.constructor.name} ${e.message}`);
 }
 
 console.log(failures ? `openai_sdk: ${failures} check(s) failed` : "openai_sdk: all checks passed");
