@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <set>
 
 #include "adapter_routes.h"
@@ -37,7 +38,9 @@ struct PreparedCompletion {
 
 // The answer to a generation that ran past --request-timeout.
 ApiError timeout_error(double timeout_s, const GenerateResult& r) {
-  return ApiError(504, "the request ran past the server's time limit of " + std::to_string(timeout_s) +
+  char limit[32];
+  std::snprintf(limit, sizeof limit, "%g", timeout_s);
+  return ApiError(504, std::string("the request ran past the server's time limit of ") + limit +
                   " s (--request-timeout) after " + std::to_string(r.tokens.size()) + " generated tokens",
                   "server_error", "", "timeout");
 }
