@@ -165,11 +165,6 @@ std::shared_ptr<const LoraAdapter> AdapterRegistry::acquire(const std::string& n
   return adapter;
 }
 
-bool AdapterRegistry::contains(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  return entries_.count(name) > 0;
-}
-
 std::vector<std::string> AdapterRegistry::names() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> out;

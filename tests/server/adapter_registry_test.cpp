@@ -3,6 +3,10 @@
 // by running requests surviving eviction and unloading.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstring>
+#include <thread>
+
 #include "adapter_files.h"
 #include "server_fixture.h"
 #include "tunekit/server/adapter_registry.h"
@@ -141,6 +145,27 @@ TEST_F(AdapterRegistryTest, InMemoryAdaptersAreOutsideTheBound) {
   r.load_allowed("b", allowed_ / "a1");
   EXPECT_EQ(r.stats().resident, 2);  // mem + b
   expect_same_weights(*r.acquire("mem"), written_[2]);
+}
+
+TEST_F(AdapterRegistryTest, ConcurrentRequestsUnderATightBoundEachGetTheirOwnWeights) {
+  auto r = registry(1);
+  const std::vector<std::string> names = {"a0", "a1", "a2"};
+  for (const std::string& name : names) r.load_allowed(name, allowed_ / name);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 20; ++k) {
+        const int i = (t + k) % 3;
+        std::shared_ptr<const LoraAdapter> a = r.acquire(names[size_t(i)]);
+        const LoraPair* got = a->find(0, a->targets[0]);
+        const LoraPair* want = written_[size_t(i)].find(0, a->targets[0]);
+        if (std::memcmp(got->B.as<float>(), want->B.as<float>(), size_t(want->B.numel()) * 4) != 0) ++wrong;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_LE(r.stats().resident, 1);
 }
 
 TEST_F(AdapterRegistryTest, AMissingAllowedFolderIsAStartupError) {

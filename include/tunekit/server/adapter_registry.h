@@ -62,7 +62,6 @@ class AdapterRegistry {
   // that name. Throws AdapterError invalid when a reload fails (the folder changed or vanished).
   std::shared_ptr<const LoraAdapter> acquire(const std::string& name);
 
-  bool contains(const std::string& name) const;
   std::vector<std::string> names() const;  // sorted
   AdapterRegistryStats stats() const;
   bool runtime_loading() const { return !options_.allowed_dirs.empty(); }
