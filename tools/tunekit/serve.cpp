@@ -9,6 +9,7 @@
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/infer/model_files.h"
+#include "tunekit/server/batch_engine.h"
 #include "tunekit/server/server.h"
 #include "verbs.h"
 
@@ -25,6 +26,7 @@ struct ServeArgs {
   std::vector<std::string> adapters;  // NAME=DIR
   server::AdapterRegistryOptions registry;
   std::string engine = "serial";
+  server::BatchEngineOptions batch;
   int threads = 0;
   server::ServerOptions options;
 };
@@ -41,6 +43,13 @@ std::string default_model_name(const std::filesystem::path& model) {
   std::filesystem::path p = model;
   if (p.filename().empty()) p = p.parent_path();
   return std::filesystem::is_regular_file(p) ? p.stem().string() : p.filename().string();
+}
+
+// The engine --engine names (a.batch holds the batch engine's flags).
+std::unique_ptr<server::Engine> make_engine(const ServeArgs& a, const Model& model, const Tokenizer& tokenizer) {
+  check(a.engine == "serial", "--engine batch: the continuous-batching engine is not in this build yet; "
+        "use --engine serial");
+  return std::make_unique<server::SerialEngine>(model, tokenizer);
 }
 
 void run(ServeArgs& a) {
@@ -75,10 +84,8 @@ void run(ServeArgs& a) {
       fail("--adapter ", spec, ": ", e.what());
     }
   }
-  check(a.engine == "serial", "--engine batch: the continuous-batching engine is not in this build yet; "
-        "use --engine serial");
-  server::SerialEngine engine(model, *tokenizer);
-  server::Server http(served, engine, a.options);
+  std::unique_ptr<server::Engine> engine = make_engine(a, model, *tokenizer);
+  server::Server http(served, *engine, a.options);
   const int port = http.bind();
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
@@ -94,7 +101,7 @@ void run(ServeArgs& a) {
   http.run();
   g_stop_requested.store(true);  // run() also returns when the listener fails; end the watcher
   watcher.join();
-  engine.shutdown();
+  engine->shutdown();
   std::fprintf(stderr, "tunekit serve: stopped\n");
 }
 
@@ -124,6 +131,21 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--engine", a->engine, "generation engine: serial (one request at a time) or batch (continuous "
                                          "batching)")
       ->check(CLI::IsMember({"serial", "batch"}))->capture_default_str();
+  auto& b = a->batch;
+  cmd->add_option("--max-batch-tokens", b.max_batch_tokens, "batch engine: tokens per forward pass (decode rows "
+                                                            "first, then prefill chunks)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--max-running", b.max_running, "batch engine: requests in the running batch at once")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--kv-block-size", b.kv_block_size, "batch engine: positions per KV-cache block")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option_function<int64_t>(
+         "--kv-memory", [a](int64_t mib) { a->batch.kv_memory_bytes = size_t(mib) << 20; },
+         "batch engine: the KV-cache pool's size in MiB")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20))
+      ->default_str(std::to_string(b.kv_memory_bytes >> 20));
+  cmd->add_flag("!--no-prefix-sharing", b.prefix_sharing,
+                "batch engine: do not share the KV blocks of identical prompt prefixes");
   auto& o = a->options;
   cmd->add_option("--host", o.host, "address to listen on (0.0.0.0 opens it to the network)")->capture_default_str();
   cmd->add_option("--port,-p", o.port, "port to listen on (0 = any free port)")
