@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks the chat page of `tunekit serve` (GET /) in headless Chromium, driven by playwright-core
 # (tests/server/web/, pinned in its package-lock.json): stories260K is served with a knowledge base
-# ingested from ../shared/data/docs, and tests/server/web/web_ui.mjs loads the page, picks the
-# knowledge base, asks about blood glucose, waits for the streamed answer and checks its text and a
+# ingested from ../shared/data/docs and an API key, and tests/server/web/web_ui.mjs loads the page,
+# types the key, picks the knowledge base, asks about blood glucose, waits for the streamed answer and checks its text and a
 # page-numbered source of niddk-eating-and-diabetes.pdf. The screenshot goes to build/test-logs/web_ui.png.
 #   bash scripts/web_ui.sh                  tunekit from build/ (TUNEKIT=/path/to/tunekit to pick one)
 # Needs node >= 20 and npm, Debian's chromium (CHROMIUM=/path to pick another), and ../shared.
@@ -38,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 "$tunekit" kb ingest "$docs" --kb "$work/docs-kb" >/dev/null 2>"$work/ingest.log" || { cat "$work/ingest.log" >&2; exit 2; }
 "$tunekit" serve --model "$model/stories260K.bin" --tokenizer "$model/tok512.bin" --kb "docs=$work/docs-kb" \
-  --port 0 --default-max-tokens 48 2>"$work/serve.log" &
+  --port 0 --default-max-tokens 48 --api-key sk-web-ui 2>"$work/serve.log" &
 server_pid=$!
 port=
 for _ in $(seq 100); do
@@ -49,5 +49,5 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || { echo "web_ui: the server did not start" >&2; cat "$work/serve.log" >&2; exit 2; }
 mkdir -p build/test-logs
-CHROMIUM=$chromium node "$dir/web_ui.mjs" "http://127.0.0.1:$port" docs niddk-eating-and-diabetes.pdf \
+CHROMIUM=$chromium node "$dir/web_ui.mjs" "http://127.0.0.1:$port" sk-web-ui docs niddk-eating-and-diabetes.pdf \
   build/test-logs/web_ui.png

@@ -1,11 +1,12 @@
-// Drives the chat page of a running `tunekit serve` in headless Chromium (playwright-core):
-// loads GET /, picks the knowledge base, asks a question, waits for the streamed answer and checks
-// that text arrived and that a page-numbered source of the expected document is listed; saves a
-// screenshot. Usage: node web_ui.mjs BASE_URL KB_NAME DOCUMENT SCREENSHOT_PATH
+// Drives the chat page of a running `tunekit serve` (started with --api-key) in headless Chromium
+// (playwright-core): loads GET /, sees that the API wants the key, types it, picks the knowledge
+// base, asks a question, waits for the streamed answer and checks that text arrived and that a
+// page-numbered source of the expected document is listed; saves a screenshot.
+// Usage: node web_ui.mjs BASE_URL API_KEY KB_NAME DOCUMENT SCREENSHOT_PATH
 // Prints PASS/FAIL lines; exits 1 on any failure. CHROMIUM names the browser (default /usr/bin/chromium).
 import { chromium } from "playwright-core";
 
-const [baseURL, kbName, documentName, screenshot] = process.argv.slice(2);
+const [baseURL, apiKey, kbName, documentName, screenshot] = process.argv.slice(2);
 let failures = 0;
 function check(name, ok, detail = "") {
   console.log(`${ok ? "PASS" : "FAIL"} ${name}${ok ? "" : ": " + detail}`);
@@ -26,6 +27,11 @@ try {
   const response = await page.goto(baseURL + "/");
   check("GET / serves the page", response.status() === 200 && (await page.title()) === "tunekit chat",
         `status ${response.status()}, title ${await page.title()}`);
+  await page.waitForSelector("#status.error", { timeout: 15000 });  // the lists need the key
+  const status = await page.textContent("#status");
+  check("without the key the page says the server needs one", /API key/.test(status), status);
+  await page.getByLabel("API key").fill(apiKey);
+  await page.getByLabel("API key").press("Tab");  // change: the lists load again, with the key
   await page.waitForSelector("body[data-ready=true]", { timeout: 15000 });
   const models = await page.$$eval("#model option", (os) => os.map((o) => o.value));
   check("the model list is filled from /v1/models", models.length >= 1, JSON.stringify(models));
