@@ -10,6 +10,7 @@
 #include "server/openai_api.h"
 #include "server/rag_chat.h"
 #include "server_fixture.h"
+#include "../rag/encoder_test_util.h"
 #include "tunekit/rag/ingest.h"
 
 using namespace tunekit;
@@ -45,16 +46,17 @@ class RagChat : public test::StoriesServer {
     StoriesServer::SetUp();
   }
 
-  // What `tunekit ask` answers (greedy, BM25: the base has no vectors).
-  rag::AskResult expected_answer(const std::string& question, int64_t max_tokens,
-                                 const LoraAdapter* adapter = nullptr) const {
+  // What `tunekit ask` answers from kb (greedy; BM25 where the base has no vectors, else hybrid).
+  rag::AskResult expected_answer(const std::string& question, int64_t max_tokens, const LoraAdapter* adapter = nullptr,
+                                 const server::ServedKnowledgeBase* kb = nullptr) const {
+    if (!kb) kb = kb_.get();
     rag::AskOptions o;
-    o.retrieve.mode = rag::RetrievalMode::Bm25;
+    o.retrieve.mode = kb->encoder() ? rag::RetrievalMode::Hybrid : rag::RetrievalMode::Bm25;
     o.prompt.context_tokens = model_->config.n_ctx;
     o.generate.max_tokens = max_tokens;
     o.generate.sampling.temperature = 0;
     o.generate.adapter = adapter;
-    return rag::ask(*model_, *tok_, nullptr, kb_->kb(), kb_->retriever(), nullptr, question, o);
+    return rag::ask(*model_, *tok_, nullptr, kb->kb(), kb->retriever(), kb->encoder(), question, o);
   }
 
   static json ask_body(const std::string& question, int64_t max_tokens) {
@@ -65,13 +67,14 @@ class RagChat : public test::StoriesServer {
   }
 
   // Each source is the store's chunk, numbered from 1; returns the footer an uncited answer gets.
-  std::string check_sources(const json& sources) const {
+  std::string check_sources(const json& sources, const server::ServedKnowledgeBase* kb = nullptr) const {
+    if (!kb) kb = kb_.get();
     EXPECT_TRUE(sources.is_array() && !sources.empty()) << sources;
     std::string footer = "\n\nSources:";
     for (size_t i = 0; i < sources.size(); ++i) {
       const json& s = sources[i];
       EXPECT_EQ(s["index"], i + 1);
-      std::optional<rag::ChunkRecord> chunk = kb_->kb().chunk(s["chunk_id"].get<int64_t>());
+      std::optional<rag::ChunkRecord> chunk = kb->kb().chunk(s["chunk_id"].get<int64_t>());
       EXPECT_TRUE(chunk.has_value()) << s;
       if (!chunk) continue;
       EXPECT_EQ(s["document"], chunk->document);
@@ -258,6 +261,45 @@ TEST_F(RagChat, KnowledgeBasesAreListed) {
   EXPECT_EQ(j["data"][0]["documents"], 1);
   EXPECT_EQ(j["data"][0]["chunks"], kb_->kb().chunk_count());
   EXPECT_EQ(j["data"][0]["retrieval"], "bm25");
+}
+
+TEST_F(RagChat, HybridWhenTheBaseHasVectors) {
+  const auto dir = test::temp_dir("rag_chat_dense_kb");
+  {
+    auto kb = rag::KnowledgeBase::open(dir, true);
+    rag::ingest(*kb, {test::shared_dir() / "data/docs" / kNiddk}, {});
+    auto encoder = rag::SentenceEncoder::load(test::golden_encoder_dir());
+    rag::embed_knowledge_base(*kb, *encoder, test::golden_encoder_dir());
+  }
+  server::ServedModel served;
+  served.name = "stories260K";
+  served.model = model_.get();
+  served.tokenizer = tok_.get();
+  auto kb = std::make_shared<server::ServedKnowledgeBase>(dir);
+  ASSERT_EQ(kb->mode(), rag::RetrievalMode::Hybrid) << kb->warning();
+  served.knowledge_bases["dense"] = kb;
+  server::SerialEngine engine(*model_, *tok_);
+  test::RunningServer server(served, engine);
+
+  auto list = server.client().Get("/v1/knowledge_bases");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(json::parse(list->body)["data"][0]["retrieval"], "hybrid");
+  const rag::AskResult want = expected_answer(kGlucoseQuestion, 16, nullptr, kb.get());
+  ASSERT_TRUE(want.grounded);
+  ASSERT_EQ(want.retrieval_mode, "hybrid");
+  json body = ask_body(kGlucoseQuestion, 16);
+  body["kb"] = "dense";
+  auto res = server.post("/v1/chat/completions", body);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  json j = json::parse(res->body);
+  const std::string footer = check_sources(j["sources"], kb.get());
+  for (const rag::Citation& c : want.sources) {
+    ASSERT_LE(size_t(c.number), j["sources"].size());
+    EXPECT_EQ(j["sources"][c.number - 1]["chunk_id"], c.chunk_id);
+    EXPECT_DOUBLE_EQ(j["sources"][c.number - 1]["score"].get<double>(), c.score);  // a fused (RRF) score
+  }
+  EXPECT_EQ(j["choices"][0]["message"]["content"], want.answer + footer);
 }
 
 // The footer is only for answers that cite nothing.
