@@ -137,9 +137,10 @@ struct Server::Impl {
       ids = tok.encode(r.prompt, true);
     } else {
       if (!served.chat_template)
-        throw ApiError(400, "the model '" + served.name + "' has no chat template; use /v1/completions, or start the "
-                       "server with --tokenizer pointing at a tokenizer folder that has one", "invalid_request_error",
-                       "messages", "no_chat_template");
+        throw ApiError(400, "the model '" + served.name + "' has no chat template; use /v1/completions, " +
+                       (served.knowledge_bases.empty() ? "" : "name a knowledge base (\"kb\": its prompt needs no template), ") +
+                       "or start the server with --tokenizer pointing at a tokenizer folder that has one",
+                       "invalid_request_error", "messages", "no_chat_template");
       std::string text;
       try {
         text = served.chat_template->apply(r.messages, true, tok.bos_token(), tok.eos_token());

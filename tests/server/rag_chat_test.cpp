@@ -203,6 +203,14 @@ TEST_F(RagChat, BadKnowledgeBaseRequestsAre400) {
                                    {{"kb", "docs"}, {"messages", {{{"role", "system"}, {"content", "Be brief."}}}}});
   ASSERT_TRUE(no_question);
   EXPECT_EQ(no_question->status, 400) << no_question->body;
+  json plain = ask_body(kGlucoseQuestion, 4);
+  plain.erase("kb");  // stories260K has no chat template: only a knowledge-base chat can answer
+  auto no_template = server_->post("/v1/chat/completions", plain);
+  ASSERT_TRUE(no_template);
+  EXPECT_EQ(no_template->status, 400);
+  json e = json::parse(no_template->body)["error"];
+  EXPECT_EQ(e["code"], "no_chat_template");
+  EXPECT_NE(e["message"].get<std::string>().find("knowledge base"), std::string::npos) << e;
   auto no_room = server_->post("/v1/chat/completions", ask_body(kGlucoseQuestion, model_->config.n_ctx));
   ASSERT_TRUE(no_room);
   EXPECT_EQ(no_room->status, 400) << no_room->body;
