@@ -27,6 +27,9 @@ ModelAndKb select_knowledge_base(const std::string& model, const std::string& kb
   const size_t at = model.rfind(kAliasMarker);
   if (at == std::string::npos) return {model, kb_field};
   ModelAndKb out{model.substr(0, at), model.substr(at + std::string(kAliasMarker).size())};
+  if (out.kb.empty())
+    throw ApiError(400, "the model alias '" + model + "' names no knowledge base; write MODEL+kb:NAME",
+                   "invalid_request_error", "model");
   if (!kb_field.empty() && kb_field != out.kb)
     throw ApiError(400, "the model alias '" + model + "' names the knowledge base '" + out.kb + "' but \"kb\" names '" +
                    kb_field + "'; name one", "invalid_request_error", "kb");
@@ -55,18 +58,19 @@ rag::GroundedQuestion ground_chat(const ServedKnowledgeBase& kb, const std::stri
   rag::AskOptions o;
   o.retrieve.mode = kb.mode();
   o.prompt.context_tokens = n_ctx;
+  o.prompt.answer_tokens = max_tokens;
   o.prompt.max_sources = o.retrieve.k;
   o.generate.max_tokens = max_tokens;
   const ChatTemplate* chat = served.chat_template ? &*served.chat_template : nullptr;
-  try {
-    return rag::ground_question(*served.model, *served.tokenizer, chat, kb.kb(), kb.retriever(), kb.encoder(),
-                                question->content, o);
-  } catch (const ApiError&) {
-    throw;
-  } catch (const Error& e) {  // the question does not fit in the context beside the answer
+  try {  // the prompt without sources: an Error when the question alone does not fit
+    rag::build_grounded_prompt(question->content, {}, *served.tokenizer, chat, o.prompt);
+  } catch (const Error& e) {
     throw ApiError(400, "knowledge base '" + kb_name + "': " + e.what(), "invalid_request_error", "messages",
                    "context_length_exceeded");
   }
+  // Errors from here on are the server's (the store, the encoder): 500.
+  return rag::ground_question(*served.model, *served.tokenizer, chat, kb.kb(), kb.retriever(), kb.encoder(),
+                              question->content, o);
 }
 
 std::future<GenerateResult> answer_without_model(const std::function<bool(const std::string&)>& on_text) {

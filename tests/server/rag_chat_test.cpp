@@ -215,6 +215,13 @@ TEST_F(RagChat, BadKnowledgeBaseRequestsAre400) {
   ASSERT_TRUE(no_room);
   EXPECT_EQ(no_room->status, 400) << no_room->body;
   EXPECT_EQ(json::parse(no_room->body)["error"]["code"], "context_length_exceeded");
+  // A question that alone fills the context beside the answer.
+  std::string long_question = "What about blood glucose";
+  for (int i = 0; i < 200; ++i) long_question += " and blood glucose";
+  auto too_long = server_->post("/v1/chat/completions", ask_body(long_question + "?", 64));
+  ASSERT_TRUE(too_long);
+  EXPECT_EQ(too_long->status, 400) << too_long->body;
+  EXPECT_EQ(json::parse(too_long->body)["error"]["code"], "context_length_exceeded");
 }
 
 TEST_F(RagChat, NothingRelevantSaysSoWithoutSources) {
@@ -340,6 +347,7 @@ TEST(RagChatAlias, SplitsModelAndKnowledgeBase) {
   EXPECT_EQ(c.model, "");
   EXPECT_EQ(c.kb, "docs");
   EXPECT_THROW(server::select_knowledge_base("m+kb:docs", "other"), server::ApiError);
+  EXPECT_THROW(server::select_knowledge_base("m+kb:", ""), server::ApiError);  // names none
 }
 
 }  // namespace
