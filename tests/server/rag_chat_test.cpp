@@ -315,6 +315,19 @@ TEST_F(RagChat, HybridWhenTheBaseHasVectors) {
     EXPECT_DOUBLE_EQ(j["sources"][c.number - 1]["score"].get<double>(), c.score);  // a fused (RRF) score
   }
   EXPECT_EQ(j["choices"][0]["message"]["content"], want.answer + footer);
+  // Concurrent requests encode their questions and search the index at once: the same answers.
+  std::vector<std::future<std::string>> bodies;
+  for (int i = 0; i < 4; ++i)
+    bodies.push_back(std::async(std::launch::async, [&] {
+      auto r = server.post("/v1/chat/completions", body);
+      return r && r->status == 200 ? r->body : std::string("failed");
+    }));
+  for (auto& b : bodies) {
+    json other = json::parse(b.get(), nullptr, false);
+    ASSERT_FALSE(other.is_discarded());
+    EXPECT_EQ(other["sources"], j["sources"]);
+    EXPECT_EQ(other["choices"][0]["message"]["content"], j["choices"][0]["message"]["content"]);
+  }
 }
 
 // The footer is only for answers that cite nothing.
