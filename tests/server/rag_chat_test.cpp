@@ -330,6 +330,49 @@ TEST_F(RagChat, HybridWhenTheBaseHasVectors) {
   }
 }
 
+// An engine whose "model" writes a fixed answer that cites [1]: what a real instruction-tuned
+// model does with the grounded prompt's instructions.
+class CitingEngine final : public server::Engine {
+ public:
+  std::future<GenerateResult> submit(server::EngineRequest request) override {
+    GenerateResult r;
+    for (const char* piece : {"Before meals, ", "aim for 80 to 130 mg/dL ", "[1]."}) {
+      r.text += piece;
+      if (request.options.on_text) request.options.on_text(piece);
+    }
+    r.finish_reason = "stop";
+    r.n_prompt = int64_t(request.prompt.size());
+    std::promise<GenerateResult> done;
+    done.set_value(r);
+    return done.get_future();
+  }
+  void shutdown() override {}
+  server::EngineStats stats() const override { return {}; }
+};
+
+TEST_F(RagChat, AnswerThatCitesGetsNoFooter) {
+  CitingEngine engine;
+  test::RunningServer server(*served_, engine);
+  auto res = server.post("/v1/chat/completions", ask_body(kGlucoseQuestion, 16));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  json j = json::parse(res->body);
+  EXPECT_EQ(j["choices"][0]["message"]["content"], "Before meals, aim for 80 to 130 mg/dL [1].");
+  check_sources(j["sources"]);
+
+  json body = ask_body(kGlucoseQuestion, 16);
+  body["stream"] = true;
+  auto stream = server.post("/v1/chat/completions", body);
+  ASSERT_TRUE(stream);
+  std::string text;
+  for (const std::string& e : test::sse_payloads(stream->body)) {
+    if (e == "[DONE]") continue;
+    const json delta = json::parse(e)["choices"][0]["delta"];
+    if (delta.contains("content")) text += delta["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, "Before meals, aim for 80 to 130 mg/dL [1].");
+}
+
 // The footer is only for answers that cite nothing.
 TEST(RagChatFooter, OnlyForAnswersWithoutMarkers) {
   rag::GroundedQuestion g;
