@@ -22,7 +22,6 @@ namespace {
 class RecordingEngine final : public server::Engine {
  public:
   explicit RecordingEngine(server::Engine& inner) : inner_(inner) {}
-  server::EngineStats stats() const override { return inner_.stats(); }
   std::future<GenerateResult> submit(server::EngineRequest request) override {
     auto on_text = request.options.on_text;
     request.options.on_text = [on_text](const std::string& text) {
