@@ -1,10 +1,12 @@
 // The HTTP side of tunekit serve: routes, API-key check, body limit, OpenAI errors, metrics, and
-// the hand-off of each completion to the Engine (waiting on it, or streaming its text as SSE).
+// the hand-off of each completion to the Engine (waiting on it, or streaming its text as SSE). RAG
+// chat (rag_chat.h) grounds a chat request in a knowledge base; GET / is the chat page (web_page.h).
 #include <httplib.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 #include "adapter_routes.h"
@@ -13,7 +15,9 @@
 #include "metrics.h"
 #include "model_choice.h"
 #include "openai_api.h"
+#include "rag_chat.h"
 #include "text_channel.h"
+#include "web_page.h"
 #include "tunekit/server/server.h"
 
 namespace tunekit::server {
@@ -34,6 +38,7 @@ struct PreparedCompletion {
   ResponseHeader header;
   EngineRequest request;
   bool include_usage = false;
+  std::optional<rag::GroundedQuestion> rag;  // RAG chat: the prompt's numbered sources
 };
 
 // The answer to a generation that ran past --request-timeout.
@@ -48,9 +53,9 @@ ApiError timeout_error(double timeout_s, const GenerateResult& r) {
 // The message for a status httplib set itself (no route, body over the limit, ...).
 std::string status_message(int status, size_t max_body_bytes) {
   switch (status) {
-    case 404: return "no such route; the API serves GET /health, GET /metrics, GET /v1/models, POST /v1/completions, "
-                     "POST /v1/chat/completions, POST /v1/embeddings, POST /v1/load_lora_adapter and "
-                     "POST /v1/unload_lora_adapter";
+    case 404: return "no such route; the API serves GET /health, GET /metrics, GET /v1/models, GET /v1/knowledge_bases, "
+                     "POST /v1/completions, POST /v1/chat/completions, POST /v1/embeddings, POST /v1/load_lora_adapter "
+                     "and POST /v1/unload_lora_adapter (and the chat page at GET /)";
     case 405: return "method not allowed on this route";
     case 411: return "request bodies must be sent with a Content-Length (chunked uploads are not accepted)";
     case 413: return "the request body is over the server's limit of " + std::to_string(max_body_bytes) +
@@ -111,6 +116,10 @@ struct Server::Impl {
                       "text/plain; version=0.0.4; charset=utf-8");
     });
     get("/v1/models", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, models_json(served)); });
+    get("/v1/knowledge_bases", [this](const httplib::Request&, httplib::Response& res) {
+      send_json(res, 200, knowledge_bases_json(served));
+    });
+    get("/", [](const httplib::Request&, httplib::Response& res) { send_web_page(res); });
     post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
       complete(Endpoint::completions, req, res);
     });
@@ -157,9 +166,10 @@ struct Server::Impl {
     metrics.observe_duration("/v1/embeddings", seconds_since(arrived));
   }
 
-  // With --api-key, every route but /health needs "Authorization: Bearer KEY".
+  // With --api-key, every route but /health and the page (which holds no data; its own requests
+  // carry the key the user types) needs "Authorization: Bearer KEY".
   bool authorize(const httplib::Request& req, httplib::Response& res) const {
-    if (options.api_key.empty() || req.path == "/health") return true;
+    if (options.api_key.empty() || req.path == "/health" || req.path == "/") return true;
     if (req.get_header_value("Authorization") == "Bearer " + options.api_key) return true;
     send_error(res, ApiError(401, req.has_header("Authorization") ? "incorrect API key provided"
                                                                    : "missing API key: send 'Authorization: Bearer KEY'",
@@ -174,9 +184,10 @@ struct Server::Impl {
       ids = tok.encode(r.prompt, true);
     } else {
       if (!served.chat_template)
-        throw ApiError(400, "the model '" + served.name + "' has no chat template; use /v1/completions, or start the "
-                       "server with --tokenizer pointing at a tokenizer folder that has one", "invalid_request_error",
-                       "messages", "no_chat_template");
+        throw ApiError(400, "the model '" + served.name + "' has no chat template; use /v1/completions, " +
+                       (served.knowledge_bases.empty() ? "" : "name a knowledge base (\"kb\": its prompt needs no template), ") +
+                       "or start the server with --tokenizer pointing at a tokenizer folder that has one",
+                       "invalid_request_error", "messages", "no_chat_template");
       std::string text;
       try {
         text = served.chat_template->apply(r.messages, true, tok.bos_token(), tok.eos_token());
@@ -215,12 +226,22 @@ struct Server::Impl {
     job->route = endpoint == Endpoint::chat ? "/v1/chat/completions" : "/v1/completions";
     try {
       ApiRequest r = parse_request(endpoint, req.body, options.max_tokens_limit, options.default_max_tokens);
-      ModelChoice choice = choose_model(served, r.model, false);
+      const ModelAndKb selected = select_knowledge_base(r.model, r.kb);
+      ModelChoice choice = choose_model(served, selected.model, false);
       r.options.adapter = choice.adapter.get();
       job->request.adapter_owner = std::move(choice.adapter);
       job->endpoint = endpoint;
-      job->header = new_response_header(endpoint, choice.name);
-      job->request.prompt = prompt_tokens(r);
+      job->header = new_response_header(endpoint, r.model.empty() ? served.name : r.model);
+      if (!selected.kb.empty()) {
+        if (endpoint != Endpoint::chat)
+          throw ApiError(400, "knowledge bases answer chat completions only (/v1/chat/completions)",
+                         "invalid_request_error", "model");
+        job->rag = ground_chat(find_knowledge_base(served, selected.kb), selected.kb, served, r.messages,
+                               r.options.max_tokens);
+        job->request.prompt = job->rag->prompt.tokens;
+      } else {
+        job->request.prompt = prompt_tokens(r);
+      }
       job->request.options = std::move(r.options);
       if (options.request_timeout_s > 0)
         job->request.deadline =
@@ -237,13 +258,23 @@ struct Server::Impl {
     }
     try {
       time_first_text(*job);
-      GenerateResult result = engine.submit(std::move(job->request)).get();
+      GenerateResult result = start(*job, std::move(job->request)).get();
       finished(*job, result);
       if (result.finish_reason == "timeout") return send_error(res, timeout_error(options.request_timeout_s, result));
-      send_json(res, 200, completion_json(endpoint, job->header, result));
+      if (!job->rag) return send_json(res, 200, completion_json(endpoint, job->header, result));
+      result.text += citation_footer(*job->rag, result.text);
+      json body = completion_json(endpoint, job->header, result);
+      body["sources"] = sources_json(*job->rag);
+      send_json(res, 200, body);
     } catch (const Error& e) {
       send_json(res, 500, error_body(e.what(), "server_error"));
     }
+  }
+
+  // Hands the request to the engine; a RAG chat with nothing relevant is answered without it.
+  std::future<GenerateResult> start(const PreparedCompletion& job, EngineRequest request) {
+    if (job.rag && job.rag->prompt.sources.empty()) return answer_without_model(request.options.on_text);
+    return engine.submit(std::move(request));
   }
 
   // Runs one streaming completion: text pieces go out as chunks while the engine produces them;
@@ -266,8 +297,12 @@ struct Server::Impl {
     };
     time_first_text(job);
     try {
-      std::future<GenerateResult> done = engine.submit(std::move(job.request));
-      if (job.endpoint == Endpoint::chat) send(sse_event(chunk_json(job.endpoint, job.header, "", std::nullopt, true)));
+      std::future<GenerateResult> done = start(job, std::move(job.request));
+      if (job.endpoint == Endpoint::chat) {
+        json first = chunk_json(job.endpoint, job.header, "", std::nullopt, true);
+        if (job.rag) first["sources"] = sources_json(*job.rag);  // before any text, so a page can show them early
+        send(sse_event(first));
+      }
       std::string piece;
       for (;;) {
         if (channel->pop(piece, std::chrono::milliseconds(20))) {
@@ -284,6 +319,9 @@ struct Server::Impl {
         const ApiError e = timeout_error(options.request_timeout_s, result);
         send(sse_event(error_body(e.what(), e.type, e.param, e.code)));
       } else {
+        if (job.rag)
+          if (const std::string footer = citation_footer(*job.rag, result.text); !footer.empty())
+            send(sse_event(chunk_json(job.endpoint, job.header, footer, std::nullopt)));
         send(sse_event(chunk_json(job.endpoint, job.header, "", result.finish_reason)));
         if (job.include_usage) send(sse_event(usage_chunk_json(job.endpoint, job.header, result)));
       }

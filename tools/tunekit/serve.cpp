@@ -1,5 +1,6 @@
-// tunekit serve: load a model (adapters, a sentence encoder) and answer OpenAI-compatible HTTP
-// requests until SIGINT/SIGTERM, then stop accepting and let in-flight requests finish.
+// tunekit serve: load a model (adapters, knowledge bases for RAG chat, a sentence encoder) and
+// answer OpenAI-compatible HTTP requests until SIGINT/SIGTERM, then stop accepting and let
+// in-flight requests finish.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -27,6 +28,7 @@ struct ServeArgs {
   server::AdapterRegistryOptions registry;
   std::string engine = "serial";
   server::BatchEngineOptions batch;
+  std::vector<std::string> kbs;       // NAME=KB_DIR
   int threads = 0;
   server::ServerOptions options;
 };
@@ -47,8 +49,7 @@ std::string default_model_name(const std::filesystem::path& model) {
 
 // The engine --engine names (a.batch holds the batch engine's flags).
 std::unique_ptr<server::Engine> make_engine(const ServeArgs& a, const Model& model, const Tokenizer& tokenizer) {
-  check(a.engine == "serial", "--engine batch: the continuous-batching engine is not in this build yet; "
-        "use --engine serial");
+  if (a.engine == "batch") return std::make_unique<server::BatchEngine>(model, tokenizer, a.batch);
   return std::make_unique<server::SerialEngine>(model, tokenizer);
 }
 
@@ -84,6 +85,16 @@ void run(ServeArgs& a) {
       fail("--adapter ", spec, ": ", e.what());
     }
   }
+  for (const std::string& spec : a.kbs) {
+    auto [name, dir] = split_named(spec, "--kb");
+    check(!served.knowledge_bases.count(name), "--kb ", spec, ": the name '", name,
+          "' is already taken; give each knowledge base its own name");
+    auto kb = std::make_shared<const server::ServedKnowledgeBase>(dir);
+    if (!kb->warning().empty())
+      std::fprintf(stderr, "tunekit serve: knowledge base '%s' retrieves with BM25 alone: %s\n", name.c_str(),
+                   kb->warning().c_str());
+    served.knowledge_bases.emplace(name, std::move(kb));
+  }
   std::unique_ptr<server::Engine> engine = make_engine(a, model, *tokenizer);
   server::Server http(served, *engine, a.options);
   const int port = http.bind();
@@ -94,8 +105,10 @@ void run(ServeArgs& a) {
     http.stop();
   });
   const size_t n_adapters = adapters.names().size();
-  std::fprintf(stderr, "tunekit serve: %s (%zu adapter%s, chat template: %s%s%s, %s engine) on http://%s:%d\n",
-               served.name.c_str(), n_adapters, n_adapters == 1 ? "" : "s", served.chat_template ? "yes" : "no",
+  std::fprintf(stderr,
+               "tunekit serve: %s (%zu adapter%s, %zu knowledge base%s, chat template: %s%s%s, %s engine) on http://%s:%d\n",
+               served.name.c_str(), n_adapters, n_adapters == 1 ? "" : "s", served.knowledge_bases.size(),
+               served.knowledge_bases.size() == 1 ? "" : "s", served.chat_template ? "yes" : "no",
                encoder ? ", encoder: " : "", encoder ? encoder->name().c_str() : "", a.engine.c_str(),
                a.options.host.c_str(), port);
   http.run();
@@ -111,13 +124,16 @@ void add_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions, "
                                           "/v1/completions, /v1/embeddings, /v1/models, /v1/load_lora_adapter, "
-                                          "/v1/unload_lora_adapter, /metrics, /health)");
+                                          "/v1/unload_lora_adapter, /metrics, /health), with RAG chat and a chat page at /");
   cmd->add_option("--model,-m", a->model, "HF model folder, .gguf file or llama2.c .bin checkpoint")->required();
   cmd->add_option("--tokenizer,-t", a->tokenizer,
                   "tokenizer file or folder (default: the model's own); its chat template serves /v1/chat/completions");
   cmd->add_option("--name", a->name, "the base model's id in /v1/models (default: the model file or folder name)");
   cmd->add_option("--adapter,-a", a->adapters,
                   "NAME=DIR: a PEFT LoRA folder served as model NAME, applied unmerged per request (repeatable)");
+  cmd->add_option("--kb", a->kbs,
+                  "NAME=KB_DIR: a knowledge base that chat requests name by \"kb\": NAME or the model MODEL+kb:NAME "
+                  "(repeatable)");
   cmd->add_option("--adapter-dir", a->registry.allowed_dirs,
                   "a folder POST /v1/load_lora_adapter may load adapters from (repeatable; paths are checked after "
                   "resolving '..' and symlinks). Without it, runtime loading and unloading are off");

@@ -1,8 +1,10 @@
 // tunekit serve: an OpenAI-compatible HTTP API (GET /health, GET /metrics, GET /v1/models,
 // POST /v1/completions, POST /v1/chat/completions with streaming as server-sent events,
-// POST /v1/embeddings, POST /v1/load_lora_adapter, POST /v1/unload_lora_adapter) in front of an Engine.
+// POST /v1/embeddings, POST /v1/load_lora_adapter, POST /v1/unload_lora_adapter) in front of an
+// Engine; chat answered from a knowledge base (GET /v1/knowledge_bases) and a chat page at GET /.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +13,7 @@
 #include "tunekit/rag/encoder.h"
 #include "tunekit/server/adapter_registry.h"
 #include "tunekit/server/engine.h"
+#include "tunekit/server/served_knowledge_base.h"
 #include "tunekit/tokenizer/chat_template.h"
 #include "tunekit/tokenizer/tokenizer.h"
 
@@ -27,8 +30,8 @@ struct ServerOptions {
 };
 
 // What the server serves: one base model, its tokenizer and chat template, named adapters that a
-// request's "model" field selects (vLLM's convention), and optionally a sentence encoder for
-// /v1/embeddings. Not owned by the server.
+// request's "model" field selects (vLLM's convention), named knowledge bases, and optionally a
+// sentence encoder for /v1/embeddings. Not owned by the server.
 struct ServedModel {
   std::string name;  // the base model's id in /v1/models and in "model"
   const Model* model = nullptr;
@@ -36,6 +39,8 @@ struct ServedModel {
   std::optional<ChatTemplate> chat_template;  // none: chat completions answer 400
   AdapterRegistry* adapters = nullptr;        // none: the base model only, no runtime loading
   const rag::SentenceEncoder* encoder = nullptr;  // served under encoder->name(), for embeddings only
+  // Knowledge bases a chat request names by "kb": NAME or the model alias "MODEL+kb:NAME".
+  std::map<std::string, std::shared_ptr<const ServedKnowledgeBase>> knowledge_bases;
 };
 
 class Server {

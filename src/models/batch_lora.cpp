@@ -1,0 +1,75 @@
+#include "models/batch_lora.h"
+
+#include "tunekit/ops/ops.h"
+
+namespace tunekit {
+
+BatchLora::BatchLora(std::span<const SequenceStep> batch) {
+  for (const SequenceStep& s : batch) {
+    const int64_t n = int64_t(s.tokens.size());
+    if (!runs_.empty() && runs_.back().adapter == s.adapter)
+      runs_.back().rows += n;
+    else
+      runs_.push_back({n_rows_, n, s.adapter});
+    n_rows_ += n;
+  }
+}
+
+const LoraPair* BatchLora::only_lora(int layer, LinearModule m) const {
+  return runs_[0].adapter ? runs_[0].adapter->find(layer, m) : nullptr;
+}
+
+float BatchLora::only_scale() const { return runs_[0].adapter ? runs_[0].adapter->scale() : 0.0f; }
+
+void BatchLora::add_runs(const float* x, int layer, LinearModule m, float* y, std::vector<float>& scratch) const {
+  for (const Run& run : runs_) {
+    const LoraPair* pair = run.adapter ? run.adapter->find(layer, m) : nullptr;
+    if (!pair) continue;
+    const int64_t r = pair->A.dim(0), d_in = pair->A.dim(1), d_out = pair->B.dim(0);
+    if (scratch.size() < size_t(run.rows * r)) scratch.resize(size_t(run.rows * r));
+    float* u = scratch.data();                                         // [rows, r]
+    ops::linear(x + run.row0 * d_in, run.rows, pair->A, nullptr, u);   // u = x·Aᵀ
+    const float scale = run.adapter->scale();
+    for (int64_t i = 0; i < run.rows * r; ++i) u[i] *= scale;
+    ops::linear(u, run.rows, pair->B, nullptr, y + run.row0 * d_out, /*accumulate=*/true);  // y += u·Bᵀ
+  }
+}
+
+void BatchLora::project(const float* x, int layer, LinearModule m, Projection p, std::vector<float>& scratch) const {
+  if (single()) {
+    tunekit::project(x, n_rows_, *p.W, p.bias, only_lora(layer, m), only_scale(), p.y, p.accumulate, scratch);
+    return;
+  }
+  tunekit::project(x, n_rows_, *p.W, p.bias, nullptr, 0.0f, p.y, p.accumulate, scratch);
+  add_runs(x, layer, m, p.y, scratch);
+}
+
+void BatchLora::project_qkv(const float* x, int layer, Projection q, Projection k, Projection v,
+                            std::vector<float>& scratch) const {
+  if (single()) {
+    q.lora = only_lora(layer, LinearModule::q);
+    k.lora = only_lora(layer, LinearModule::k);
+    v.lora = only_lora(layer, LinearModule::v);
+  }
+  const Projection qkv[] = {q, k, v};
+  project_all(x, n_rows_, qkv, only_scale(), scratch);
+  if (single()) return;
+  add_runs(x, layer, LinearModule::q, q.y, scratch);
+  add_runs(x, layer, LinearModule::k, k.y, scratch);
+  add_runs(x, layer, LinearModule::v, v.y, scratch);
+}
+
+void BatchLora::project_swiglu(const float* x, int layer, Projection gate, Projection up,
+                               std::vector<float>& scratch) const {
+  if (single()) {
+    gate.lora = only_lora(layer, LinearModule::gate);
+    up.lora = only_lora(layer, LinearModule::up);
+    tunekit::project_swiglu(x, n_rows_, gate, up, only_scale(), scratch);
+    return;
+  }
+  project(x, layer, LinearModule::gate, gate, scratch);
+  project(x, layer, LinearModule::up, up, scratch);
+  ops::swiglu(gate.y, up.y, gate.y, n_rows_ * gate.W->dim(0));  // gate = silu(gate) · up
+}
+
+}  // namespace tunekit
