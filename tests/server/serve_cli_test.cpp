@@ -184,6 +184,29 @@ TEST(ServeCli, RuntimeAdaptersEncoderAndMetricsFromTheCommandLine) {
   EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.err();
 }
 
+TEST(ServeCli, TheBatchEngineFromTheCommandLine) {
+  TUNEKIT_REQUIRE_SHARED(test::kStoriesModel);
+  const auto model_path = test::shared_dir() / test::kStoriesModel;
+  const auto tok_path = test::shared_dir() / "models/stories260K/tok512.bin";
+  const Model model = load_model(model_path);
+  auto tok = load_tokenizer_for_model(model_path, tok_path);
+  ServeProcess serve({"--model", model_path.string(), "--tokenizer", tok_path.string(), "--port", "0", "--engine",
+                      "batch", "--kv-memory", "16", "--kv-block-size", "8", "--max-running", "4"});
+  const int port = serve.wait_for_port();
+  ASSERT_GT(port, 0) << serve.err();
+  EXPECT_NE(serve.err().find("batch engine"), std::string::npos) << serve.err();
+  httplib::Client client("127.0.0.1", port);
+  const json body = {{"prompt", "Once upon a time"}, {"max_tokens", 30}, {"temperature", 0}};
+  auto res = client.Post("/v1/completions", body.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["choices"][0]["text"],
+            test::reference_generate(model, *tok, tok->encode("Once upon a time", true), 30).text);
+  const std::string metrics = client.Get("/metrics")->body;
+  EXPECT_NE(metrics.find("tunekit_engine_kv_block_size 8\n"), std::string::npos) << metrics;
+  EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.err();
+}
+
 TEST(ServeCli, BadNewFlagsAreClearErrors) {
   TUNEKIT_REQUIRE_SHARED(test::kStoriesModel);
   const std::string model = (test::shared_dir() / test::kStoriesModel).string();
