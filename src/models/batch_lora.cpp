@@ -1,5 +1,6 @@
 #include "models/batch_lora.h"
 
+#include "tunekit/core/parallel.h"
 #include "tunekit/ops/ops.h"
 
 namespace tunekit {
@@ -22,17 +23,28 @@ const LoraPair* BatchLora::only_lora(int layer, LinearModule m) const {
 float BatchLora::only_scale() const { return runs_[0].adapter ? runs_[0].adapter->scale() : 0.0f; }
 
 void BatchLora::add_runs(const float* x, int layer, LinearModule m, float* y, std::vector<float>& scratch) const {
-  for (const Run& run : runs_) {
-    const LoraPair* pair = run.adapter ? run.adapter->find(layer, m) : nullptr;
-    if (!pair) continue;
-    const int64_t r = pair->A.dim(0), d_in = pair->A.dim(1), d_out = pair->B.dim(0);
-    if (scratch.size() < size_t(run.rows * r)) scratch.resize(size_t(run.rows * r));
-    float* u = scratch.data();                                         // [rows, r]
-    ops::linear(x + run.row0 * d_in, run.rows, pair->A, nullptr, u);   // u = x·Aᵀ
-    const float scale = run.adapter->scale();
-    for (int64_t i = 0; i < run.rows * r; ++i) u[i] *= scale;
-    ops::linear(u, run.rows, pair->B, nullptr, y + run.row0 * d_out, /*accumulate=*/true);  // y += u·Bᵀ
+  // Each run's u [rows, r] at its own place in scratch, so the runs can go in parallel: one parallel
+  // section per module, each run's two small products inline on one thread.
+  std::vector<size_t> u_at(runs_.size() + 1, 0);
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    const LoraPair* pair = runs_[i].adapter ? runs_[i].adapter->find(layer, m) : nullptr;
+    u_at[i + 1] = u_at[i] + (pair ? size_t(runs_[i].rows * pair->A.dim(0)) : 0);
   }
+  if (u_at.back() == 0) return;
+  if (scratch.size() < u_at.back()) scratch.resize(u_at.back());
+  parallel_for(int64_t(runs_.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const Run& run = runs_[size_t(i)];
+      const LoraPair* pair = run.adapter ? run.adapter->find(layer, m) : nullptr;
+      if (!pair) continue;
+      const int64_t r = pair->A.dim(0), d_in = pair->A.dim(1), d_out = pair->B.dim(0);
+      float* u = scratch.data() + u_at[size_t(i)];                       // [rows, r]
+      ops::linear(x + run.row0 * d_in, run.rows, pair->A, nullptr, u);   // u = x·Aᵀ
+      const float scale = run.adapter->scale();
+      for (int64_t k = 0; k < run.rows * r; ++k) u[k] *= scale;
+      ops::linear(u, run.rows, pair->B, nullptr, y + run.row0 * d_out, /*accumulate=*/true);  // y += u·Bᵀ
+    }
+  });
 }
 
 void BatchLora::project(const float* x, int layer, LinearModule m, Projection p, std::vector<float>& scratch) const {

@@ -83,30 +83,38 @@ struct BatchEngine::Impl {
     while (take_submitted()) {
       apply_cancellations();
       std::vector<std::pair<uint64_t, GenerateResult>> ended;
+      std::vector<uint64_t> dropped;
+      std::exception_ptr error;
       try {
         ended = scheduler.step();
       } catch (...) {  // a step that throws fails every request it held, not the server
-        for (uint64_t id : scheduler.drop_all()) {
-          active.at(id).result.set_exception(std::current_exception());
-          active.erase(id);
-        }
+        error = std::current_exception();
+        dropped = scheduler.drop_all();
       }
+      publish_stats(int64_t(ended.size() + dropped.size()));  // before the results: a caller that got one sees the step's stats
       for (auto& [id, result] : ended) {
         active.at(id).result.set_value(std::move(result));
         active.erase(id);
       }
-      std::lock_guard lock(mutex);
-      const SchedulerCounters& c = scheduler.counters();
-      stats.running = scheduler.running();
-      stats.waiting = scheduler.waiting() + int64_t(submitted.size());
-      stats.kv_blocks_used = scheduler.pool().used();
-      stats.requests_finished += int64_t(ended.size());
-      stats.prompt_tokens = c.prompt_tokens;
-      stats.prefix_cached_tokens = c.prefix_cached_tokens;
-      stats.generated_tokens = c.generated_tokens;
-      stats.preemptions = c.preemptions;
-      stats.steps = c.steps;
+      for (uint64_t id : dropped) {
+        active.at(id).result.set_exception(error);
+        active.erase(id);
+      }
     }
+  }
+
+  void publish_stats(int64_t n_ended) {
+    std::lock_guard lock(mutex);
+    const SchedulerCounters& c = scheduler.counters();
+    stats.running = scheduler.running();
+    stats.waiting = scheduler.waiting() + int64_t(submitted.size());
+    stats.kv_blocks_used = scheduler.pool().used();
+    stats.requests_finished += n_ended;
+    stats.prompt_tokens = c.prompt_tokens;
+    stats.prefix_cached_tokens = c.prefix_cached_tokens;
+    stats.generated_tokens = c.generated_tokens;
+    stats.preemptions = c.preemptions;
+    stats.steps = c.steps;
   }
 };
 

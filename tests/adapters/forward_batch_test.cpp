@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 
+#include "adapter_test_util.h"
 #include "ops/ops_test_util.h"
 #include "tunekit/adapters/lora_init.h"
 #include "tunekit/error.h"
@@ -15,19 +16,6 @@
 using namespace tunekit;
 
 namespace {
-
-ModelConfig small_config() {
-  ModelConfig c;
-  c.n_vocab = 96;
-  c.d_model = 64;
-  c.d_ff = 128;
-  c.n_layer = 2;
-  c.n_head = 4;
-  c.n_head_kv = 2;
-  c.d_head = 16;
-  c.n_ctx = 64;
-  return c;
-}
 
 // A LoRA of rank 4 on every linear layer with non-zero B (large enough to move the logits).
 LoraAdapter random_lora(const ModelConfig& c, uint64_t seed) {
@@ -44,7 +32,7 @@ struct Sequence {
   const LoraAdapter* adapter;
 };
 
-// Logits [n, n_vocab] of every token of s run alone: one forward() per token over a contiguous cache.
+// Logits [n, n_vocab] of every token of s run alone: one forward() over a contiguous cache.
 std::vector<float> logits_alone(const Model& m, const Sequence& s) {
   const int64_t n = int64_t(s.tokens.size()), V = m.config.n_vocab;
   KvCache cache(m.config, n);
@@ -57,9 +45,9 @@ std::vector<float> logits_alone(const Model& m, const Sequence& s) {
 }  // namespace
 
 TEST(ForwardBatch, MixedAdaptersAndLengthsMatchEachSequenceAlone) {
-  const Model m = init_random_model(small_config(), 11);
+  const Model m = init_random_model(test::wide_config(), 11);
   const LoraAdapter lora_a = random_lora(m.config, 100), lora_b = random_lora(m.config, 200);
-  const std::vector<Sequence> seqs = {{{1, 5, 9, 14, 2, 77, 31, 8, 60, 12, 3, 41, 7, 19, 23, 90, 4, 6, 11}, &lora_a},
+  const std::vector<Sequence> seqs = {{{1, 5, 9, 14, 2, 57, 31, 8, 60, 12, 3, 41, 7, 19, 23, 50, 4, 6, 11}, &lora_a},
                                       {{1, 5, 9, 14, 2, 30, 31}, nullptr},
                                       {{3, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53}, &lora_b},
                                       {{8, 8, 8, 8, 8}, &lora_a}};
@@ -121,7 +109,7 @@ TEST(ForwardBatch, MixedAdaptersAndLengthsMatchEachSequenceAlone) {
 
 TEST(ForwardBatch, SharedPrefixBlocksAreReadNotWritten) {
   // Two sequences share their first block (same tokens); the second starts after it.
-  const Model m = init_random_model(small_config(), 5);
+  const Model m = init_random_model(test::wide_config(), 5);
   const int64_t bs = 4, V = m.config.n_vocab;
   const std::vector<int32_t> a = {1, 2, 3, 4, 10, 11, 12}, b = {1, 2, 3, 4, 20, 21};
   const std::vector<int32_t> table_a = {0, 1}, table_b = {0, 2};
@@ -137,7 +125,7 @@ TEST(ForwardBatch, SharedPrefixBlocksAreReadNotWritten) {
 }
 
 TEST(ForwardBatch, RejectsBlocksThatDoNotCoverThePositions) {
-  const Model m = init_random_model(small_config(), 5);
+  const Model m = init_random_model(test::wide_config(), 5);
   KvBlocks cache(m.config, 2, 4);
   Workspace ws;
   std::vector<float> logits(size_t(m.config.n_vocab));
