@@ -63,6 +63,7 @@ class ServeProcess {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   const std::string& err() const { return stderr_; }
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;

@@ -26,7 +26,7 @@ struct ServeArgs {
   std::string model, tokenizer, name, encoder;
   std::vector<std::string> adapters;  // NAME=DIR
   server::AdapterRegistryOptions registry;
-  std::string engine = "serial";
+  std::string engine = "batch";
   server::BatchEngineOptions batch;
   std::vector<std::string> kbs;       // NAME=KB_DIR
   int threads = 0;
@@ -144,8 +144,8 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--encoder", a->encoder,
                   "a sentence-transformers (BERT) folder served by /v1/embeddings under the folder's name "
                   "(without it, embeddings come from the base model's mean-pooled hidden states)");
-  cmd->add_option("--engine", a->engine, "generation engine: serial (one request at a time) or batch (continuous "
-                                         "batching)")
+  cmd->add_option("--engine", a->engine, "generation engine: batch (continuous batching over a paged KV cache, "
+                                         "adapters per row) or serial (one request at a time)")
       ->check(CLI::IsMember({"serial", "batch"}))->capture_default_str();
   auto& b = a->batch;
   cmd->add_option("--max-batch-tokens", b.max_batch_tokens, "batch engine: tokens per forward pass (decode rows "
