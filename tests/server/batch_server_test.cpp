@@ -1,7 +1,8 @@
 // The server's features over the continuous-batching engine: with --max-loras 1, concurrent
 // requests for two runtime-loaded adapters (evicting each other while they run in one batch) each
 // get exactly generate()'s text for their adapter; /metrics shows the KV pool and agrees with the
-// responses; --request-timeout ends a batched request with 504 / a stream error event.
+// responses; --request-timeout ends a batched request with 504 / a stream error event; a client
+// that hangs up mid-stream ends its generation.
 #include <gtest/gtest.h>
 
 #include <future>
@@ -10,6 +11,7 @@
 
 #include "adapter_files.h"
 #include "paced_engine.h"
+#include "raw_http.h"
 #include "server_fixture.h"
 #include "tunekit/server/batch_engine.h"
 
@@ -156,6 +158,25 @@ TEST_F(BatchServer, TimeoutEndsABatchedRequest) {
   ASSERT_TRUE(quick);
   EXPECT_EQ(quick->status, 200);
   EXPECT_EQ(json::parse(quick->body)["choices"][0]["text"], expected("Lily went", 5));
+}
+
+TEST_F(BatchServer, AClientThatHangsUpMidStreamEndsItsGeneration) {
+  start({}, std::chrono::milliseconds(5));  // 400 pieces would take 2 s
+  const json body = {{"prompt", "Once upon a time"}, {"max_tokens", 400}, {"temperature", 0}, {"stream", true}};
+  ASSERT_TRUE(test::start_stream_and_hang_up(server_->port(), body.dump()));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (engine_->stats().requests_finished < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const server::EngineStats s = engine_->stats();
+  EXPECT_EQ(s.requests_finished, 1);
+  EXPECT_EQ(s.running, 0);
+  EXPECT_EQ(s.kv_blocks_used, 0);       // its blocks went back to the pool
+  EXPECT_GT(s.generated_tokens, 0);     // it had started
+  EXPECT_LT(s.generated_tokens, 100);   // of 400
+  auto next = server_->post("/v1/completions", {{"prompt", "Lily went"}, {"max_tokens", 5}, {"temperature", 0}});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+  EXPECT_EQ(json::parse(next->body)["choices"][0]["text"], expected("Lily went", 5));
 }
 
 }  // namespace

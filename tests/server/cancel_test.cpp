@@ -3,15 +3,11 @@
 // text down (5 ms a piece) so the disconnect lands mid-generation.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 
+#include "raw_http.h"
 #include "server_fixture.h"
 
 using namespace tunekit;
@@ -56,23 +52,6 @@ class RecordingEngine final : public server::Engine {
   std::vector<std::shared_future<GenerateResult>> results_;
 };
 
-// Sends a streaming request on a raw socket, reads the first bytes of the answer, and closes.
-void start_stream_and_hang_up(int port, const std::string& body) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  ASSERT_EQ(write(fd, request.data(), request.size()), ssize_t(request.size()));
-  char buf[256];
-  ASSERT_GT(read(fd, buf, sizeof buf), 0);  // the headers (and maybe a chunk) arrived
-  close(fd);
-}
-
 TEST(ServerCancel, ClientDisconnectCancelsTheGeneration) {
   TUNEKIT_REQUIRE_SHARED(test::kStoriesModel);
   const auto path = test::shared_dir() / test::kStoriesModel;
@@ -87,7 +66,7 @@ TEST(ServerCancel, ClientDisconnectCancelsTheGeneration) {
   test::RunningServer server(served, engine);
 
   const json body = {{"prompt", "Once upon a time"}, {"max_tokens", 400}, {"temperature", 0}, {"stream", true}};
-  start_stream_and_hang_up(server.port(), body.dump());
+  ASSERT_TRUE(test::start_stream_and_hang_up(server.port(), body.dump()));
   const GenerateResult cancelled = engine.result(0);
   EXPECT_EQ(cancelled.finish_reason, "cancelled");
   EXPECT_LT(cancelled.tokens.size(), 100u);

@@ -4,14 +4,10 @@
 // client runs on and ends with exactly the text generate() gives.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <future>
 
 #include "paced_engine.h"
+#include "raw_http.h"
 #include "server_fixture.h"
 
 using namespace tunekit;
@@ -81,25 +77,6 @@ TEST_F(Timeout, AStreamEndsWithAnErrorEventThenDone) {
   EXPECT_EQ(expected("Once upon a time", 300).text.rfind(text, 0), 0u);  // what came is the start of the story
 }
 
-// Sends raw bytes on a new connection; returns the status of the answer's first line (-1: none).
-int raw_status(int port, const std::string& request) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      write(fd, request.data(), request.size()) != ssize_t(request.size())) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  std::string answer;
-  char buf[1024];
-  for (ssize_t n; answer.find("\r\n") == std::string::npos && (n = read(fd, buf, sizeof buf)) > 0;) answer.append(buf, size_t(n));
-  close(fd);
-  return answer.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(answer.substr(9, 3)) : -1;
-}
-
 class KeepsServing : public PacedServer {
  protected:
   void SetUp() override {
@@ -134,7 +111,7 @@ TEST_F(KeepsServing, BadRequestsGetTheirErrorsWhileAStreamRuns) {
   expect_status(client.Post("/v1/completions", huge, "application/json"), 413);
   // A chunked upload (no Content-Length) is refused before any of it is read: httplib would read
   // one whole into memory whatever its size. Sent in one write so the answer is not lost to a reset.
-  EXPECT_EQ(raw_status(server_->port(), "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+  EXPECT_EQ(test::raw_status(server_->port(), "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                         "Transfer-Encoding: chunked\r\n\r\nf\r\n{\"prompt\": \"x\"}\r\n0\r\n\r\n"),
             411);
   EXPECT_EQ(long_stream.wait_for(std::chrono::seconds(0)), std::future_status::timeout);  // still running
