@@ -19,8 +19,10 @@ json parse_body(const std::string& text) {
 
 std::string string_field(const json& body, const char* key, const char* usage) {
   auto it = body.find(key);
-  if (it == body.end() || !it->is_string() || it->get<std::string>().empty())
-    throw ApiError(400, std::string("'") + key + "' must be a non-empty string; " + usage, "invalid_request_error", key);
+  if (it == body.end() || !it->is_string() || it->get<std::string>().empty() ||
+      it->get<std::string>().find('\0') != std::string::npos)
+    throw ApiError(400, std::string("'") + key + "' must be a non-empty string (without NUL characters); " + usage,
+                   "invalid_request_error", key);
   return it->get<std::string>();
 }
 

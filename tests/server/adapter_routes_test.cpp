@@ -134,6 +134,9 @@ TEST_F(AdapterRoutes, BadBodiesAre400) {
   EXPECT_EQ(error_of(server_->post("/v1/load_lora_adapter", {{"lora_name", "x"}}), 400)["param"], "lora_path");
   EXPECT_EQ(error_of(server_->post("/v1/load_lora_adapter", {{"lora_path", "x"}}), 400)["param"], "lora_name");
   EXPECT_EQ(error_of(server_->post("/v1/unload_lora_adapter", {{"lora_name", 5}}), 400)["param"], "lora_name");
+  const std::string nul_path = (root_ / "allowed" / "one").string() + std::string(1, '\0') + "/../../outside/three";
+  EXPECT_EQ(error_of(server_->post("/v1/load_lora_adapter", {{"lora_name", "x"}, {"lora_path", nul_path}}), 400)["param"],
+            "lora_path");
   fs::create_directories(root_ / "allowed" / "not-an-adapter");
   EXPECT_EQ(error_of(load("x", root_ / "allowed" / "not-an-adapter"), 400)["code"], "invalid_adapter");
 }
