@@ -81,7 +81,12 @@ struct Server::Impl {
     check(served.model && served.tokenizer, "server: a model and a tokenizer are required");
     // A body over the limit with a Content-Length is skipped unread (413); httplib 0.11 would read a
     // chunked one whole into memory, so those are refused before any of it is read.
+    check(options.http_threads > 0, "server: --http-threads must be positive, got ", options.http_threads);
     http.set_payload_max_length(options.max_body_bytes);
+    // httplib's default pool has max(8, cores - 1) threads: 8 here, so a ninth streaming client
+    // would wait for one of the first eight to finish before its request is even read.
+    http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(size_t(n)); };
+    http.set_tcp_nodelay(true);  // each SSE chunk goes out at once, not after Nagle's ~40 ms wait
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       const bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
       if (!chunked && authorize(req, res)) return httplib::Server::HandlerResponse::Unhandled;

@@ -177,6 +177,9 @@ void add_serve(CLI::App& app) {
                   "seconds a completion may take from arrival to its end (queueing included); past it the answer is "
                   "504, or an error event ending the stream (0 = no limit)")
       ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  cmd->add_option("--http-threads", o.http_threads,
+                  "connections served at once (each streaming client holds one; more wait to be read)")
+      ->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--threads", a->threads, "threads for generation (default: one per core)")->check(CLI::NonNegativeNumber);
   cmd->callback([a] { run(*a); });
 }

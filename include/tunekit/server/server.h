@@ -27,6 +27,7 @@ struct ServerOptions {
   int64_t default_max_tokens = 256;     // when a request does not say (capped by the limit)
   size_t max_body_bytes = size_t(1) << 20;
   double request_timeout_s = 0;         // a generation running longer ends with an error; 0 = no limit
+  int http_threads = 128;               // connections served at once (a streaming client holds one)
 };
 
 // What the server serves: one base model, its tokenizer and chat template, named adapters that a
