@@ -3,7 +3,8 @@
 // cycling through the --models names (base and adapters) and a few built-in prompts; every SSE
 // chunk is timed. Prints one JSON line per model and a summary line: requests/s, tokens/s,
 // time-to-first-token and inter-token latency p50/p99, errors by kind, and the server's RSS
-// (/proc/PID/status VmRSS) at start, end and its maximum. docs/benchmarks.md ("Serving") explains it.
+// (/proc/PID/status VmRSS) at start, end, its maximum and every sample. docs/benchmarks.md
+// ("Serving") explains it.
 //   bench_serve_load --url http://127.0.0.1:PORT [--clients 64] [--duration 120] [--models base,a1,a2]
 //                    [--endpoint completions|chat] [--max-tokens 64] [--temperature 0.8]
 //                    [--server-pid PID] [--rss-every 5] [--max-requests 1000000] [--grace 30]
@@ -111,15 +112,20 @@ class RssMonitor {
     if (thread_.joinable()) thread_.join();
   }
   double max_mib() const { return max_mib_; }
+  std::vector<double> samples_mib() const { return samples_mib_; }  // every sample, in order (after stop())
 
  private:
   std::optional<double> record_locked() {
     std::optional<double> rss = pid_ > 0 ? read_rss_mib(pid_) : std::nullopt;
-    if (rss) max_mib_ = std::max(max_mib_, *rss);
+    if (rss) {
+      max_mib_ = std::max(max_mib_, *rss);
+      samples_mib_.push_back(*rss);
+    }
     return rss;
   }
   int pid_;
   double max_mib_ = 0;
+  std::vector<double> samples_mib_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -173,7 +179,8 @@ class SseReader {
     const auto choices = chunk.find("choices");
     if (choices == chunk.end() || !choices->is_array()) return fail("bad_chunk");
     for (const json& choice : *choices) {
-      const json& text = chat_ ? choice.value("delta", json::object()).value("content", json()) : choice.value("text", json());
+      const json text =
+          chat_ ? choice.value("delta", json::object()).value("content", json()) : choice.value("text", json());
       if (text.is_string() && !text.get_ref<const std::string&>().empty()) on_content();
       if (choice.contains("finish_reason") && !choice["finish_reason"].is_null()) finished_ = true;
     }
@@ -234,9 +241,10 @@ RequestResult run_request(httplib::Client& client, const Options& o, const std::
     }
     return status != 200 || reader.feed(data, n);  // an error body is read whole and dropped
   };
-  // No read (the headers included) may wait past the run's hard end.
+  // No read (the headers included) waits much past the run's hard end (the slack makes the
+  // timeout fire after it, so that a request still waiting then counts as cut, not failed).
   client.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::duration<double>(std::max(hard_end - t_sent, 0.001))));
+      std::chrono::duration<double>(std::max(hard_end - t_sent, 0.0) + 0.05)));
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
   const bool sent = client.send(req, res, error);
@@ -254,7 +262,8 @@ std::vector<std::string> served_models(httplib::Client& client) {
   httplib::Result res = client.Get("/v1/models");
   if (!res) throw std::runtime_error("GET /v1/models failed: " + httplib::to_string(res.error()) +
                                      " (is tunekit serve running at --url?)");
-  if (res->status != 200) throw std::runtime_error("GET /v1/models answered " + std::to_string(res->status) + ": " + res->body);
+  if (res->status != 200)
+    throw std::runtime_error("GET /v1/models answered " + std::to_string(res->status) + ": " + res->body);
   const json list = json::parse(res->body);
   std::vector<std::string> ids;
   for (const json& m : list.at("data")) ids.push_back(m.at("id").get<std::string>());
@@ -335,7 +344,10 @@ int run(Options o) {
         const std::string& model = o.models[size_t(i) % n_models];
         const std::string& prompt = kPrompts[(size_t(i) / n_models) % kPrompts.size()];
         per_client[size_t(c)].push_back(run_request(*client, o, model, prompt, hard_end));
-        if (!per_client[size_t(c)].back().error.empty()) client = new_client();  // a fresh connection
+        if (!per_client[size_t(c)].back().error.empty()) {  // a pause (no busy loop on a dead server), a new connection
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          client = new_client();
+        }
       }
     });
   for (std::thread& t : threads) t.join();
@@ -355,15 +367,16 @@ int run(Options o) {
     line.update(summarize(by_model[model], wall_s));
     print_json_line(line);
   }
-  json line = {{"bench", "serve_load"},     {"url", o.url},           {"endpoint", o.endpoint},
-               {"clients", o.clients},      {"duration_s", o.duration_s}, {"wall_s", wall_s},
-               {"models", o.models},        {"max_tokens", o.max_tokens}, {"temperature", o.temperature}};
+  json line = {{"bench", "serve_load"}, {"url", o.url},   {"endpoint", o.endpoint},     {"clients", o.clients},
+               {"duration_s", o.duration_s}, {"wall_s", wall_s}, {"models", o.models}, {"max_tokens", o.max_tokens},
+               {"temperature", o.temperature}};
   const json summary = summarize(all, wall_s);
   line.update(summary);
   if (o.server_pid > 0) {
     auto mib = [](const std::optional<double>& v) { return v ? json(*v) : json(); };
     line.update({{"server_pid", o.server_pid}, {"rss_start_mib", mib(rss_start)}, {"rss_end_mib", mib(rss_end)},
-                 {"rss_max_mib", rss.max_mib()}, {"rss_every_s", o.rss_every_s}});
+                 {"rss_max_mib", rss.max_mib()}, {"rss_every_s", o.rss_every_s},
+                 {"rss_samples_mib", rss.samples_mib()}});
   }
   line.update(tunekit::bench::machine_info());
   print_json_line(line);

@@ -8,7 +8,8 @@
 // Decode tokens/s comes from two runs of the same requests, one with --max-tokens and one with
 // --short-tokens: requests x (max - short) / (wall(max) - wall(short)), so the prefills, queueing and
 // first tokens cancel out and only the decode steps remain. The line also gives end-to-end tokens/s
-// (all tokens / wall of the long run). Every request has its own random prompt of --prompt tokens.
+// (all tokens / wall of the long run). Every request of every run has its own random prompt of
+// --prompt tokens (no prefix is shared or cached between them).
 // Prints one JSON line per case and one per ratio; docs/benchmarks.md ("Serving") explains them.
 //   bench_serve_speed [--engine batch|serial] [--threads 2] [--repeat 1] [--prompt 32] [--max-tokens 64]
 //                     [--short-tokens 16] [--concurrent 16] [--adapters 8] [--rank 8] [--tokenizer PATH]
@@ -58,12 +59,19 @@ struct Options {
   std::string tokenizer = "../shared/tokenizers/llama.cpp-vocab-tests/ggml-vocab-starcoder.gguf";
 };
 
-std::unique_ptr<server::Engine> make_engine(const std::string& kind, const Model& model, const Tokenizer& tokenizer) {
+// BatchEngine exists where the server library defines it (bench/CMakeLists.txt looks).
+void check_engine_available(const std::string& kind) {
+#ifndef TUNEKIT_HAS_BATCH_ENGINE
+  check(kind == "serial", "--engine ", kind, ": this build has no BatchEngine (the server library does not define it "
+        "yet); use --engine serial");
+#endif
+}
+
+std::unique_ptr<server::Engine> make_engine([[maybe_unused]] const std::string& kind, const Model& model,
+                                            const Tokenizer& tokenizer) {
 #ifdef TUNEKIT_HAS_BATCH_ENGINE
   if (kind == "batch") return std::make_unique<server::BatchEngine>(model, tokenizer);
 #endif
-  check(kind == "serial", "--engine ", kind, ": this build has no BatchEngine (the server library does not define it "
-        "yet); use --engine serial");
   return std::make_unique<server::SerialEngine>(model, tokenizer);
 }
 
@@ -91,16 +99,37 @@ double run_requests(server::Engine& engine, const std::vector<std::vector<int32_
   return now_seconds() - t0;
 }
 
+// Random prompts of one length, a new set at every call: no two runs share a prompt, so an engine
+// that keeps the KV blocks of earlier prompts (prefix caching) cannot skip a prefill.
+class PromptSource {
+ public:
+  PromptSource(int length, int64_t n_vocab, uint64_t seed)
+      : length_(length), rng_(seed), id_(0, int32_t(n_vocab - 1)) {}
+  std::vector<std::vector<int32_t>> next(int count) {
+    std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(count));
+    for (auto& prompt : prompts) {
+      prompt.resize(static_cast<size_t>(length_));
+      for (int32_t& t : prompt) t = id_(rng_);
+    }
+    return prompts;
+  }
+
+ private:
+  int length_;
+  std::mt19937_64 rng_;
+  std::uniform_int_distribution<int32_t> id_;
+};
+
 // A case's figures over the repeats: each repeat runs the short and the long requests once.
 struct CaseResult {
   std::vector<double> decode_tokens_per_s, end_to_end_tokens_per_s, wall_s;
 };
 
-void measure_case(server::Engine& engine, const std::vector<std::vector<int32_t>>& prompts,
+void measure_case(server::Engine& engine, PromptSource& prompts, int requests,
                   const std::vector<const LoraAdapter*>& adapters, const Options& o, CaseResult& out) {
-  const double short_s = run_requests(engine, prompts, adapters, o.short_tokens);
-  const double long_s = run_requests(engine, prompts, adapters, o.max_tokens);
-  const double n = double(prompts.size());
+  const double short_s = run_requests(engine, prompts.next(requests), adapters, o.short_tokens);
+  const double long_s = run_requests(engine, prompts.next(requests), adapters, o.max_tokens);
+  const double n = double(requests);
   out.decode_tokens_per_s.push_back(n * (o.max_tokens - o.short_tokens) / (long_s - short_s));
   out.end_to_end_tokens_per_s.push_back(n * o.max_tokens / long_s);
   out.wall_s.push_back(long_s);
@@ -132,16 +161,8 @@ void print_ratio(const char* name, const CaseResult& a, const CaseResult& b, dou
                    {"target", target}, {"pass", decode >= target}});
 }
 
-std::vector<std::vector<int32_t>> random_prompts(int count, int length, int64_t n_vocab, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int32_t> id(0, int32_t(n_vocab - 1));
-  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(count), std::vector<int32_t>(static_cast<size_t>(length)));
-  for (auto& prompt : prompts)
-    for (int32_t& t : prompt) t = id(rng);
-  return prompts;
-}
-
 void run(const Options& o) {
+  check_engine_available(o.engine);
   check(o.short_tokens < o.max_tokens, "--short-tokens ", o.short_tokens, " must be below --max-tokens ", o.max_tokens);
   set_num_threads(o.threads);
   json machine = {{"bench", "machine"}, {"threads", o.threads}};
@@ -164,20 +185,19 @@ void run(const Options& o) {
   for (const LoraAdapter& a : adapters) adapter_ptrs.push_back(&a);
   const Model merged = merge_adapter(base, adapters[0]);
 
-  const auto prompts = random_prompts(o.concurrent, o.prompt, config.n_vocab, o.seed);
-  const std::vector<std::vector<int32_t>> one_prompt = {prompts[0]};
+  PromptSource prompts(o.prompt, config.n_vocab, o.seed);
   CaseResult single, concurrent, mixed_adapters, on_merged;
   for (int rep = 0; rep < o.repeat; ++rep) {
     {
       const std::unique_ptr<server::Engine> engine = make_engine(o.engine, base, *tokenizer);
-      run_requests(*engine, one_prompt, adapter_ptrs, 2);  // warm-up (the workspace, the adapter path)
-      measure_case(*engine, one_prompt, {}, o, single);
-      measure_case(*engine, prompts, {}, o, concurrent);
-      measure_case(*engine, prompts, adapter_ptrs, o, mixed_adapters);
+      run_requests(*engine, prompts.next(1), adapter_ptrs, 2);  // warm-up (the workspace, the adapter path)
+      measure_case(*engine, prompts, 1, {}, o, single);
+      measure_case(*engine, prompts, o.concurrent, {}, o, concurrent);
+      measure_case(*engine, prompts, o.concurrent, adapter_ptrs, o, mixed_adapters);
     }
     const std::unique_ptr<server::Engine> engine = make_engine(o.engine, merged, *tokenizer);
-    run_requests(*engine, one_prompt, {}, 2);
-    measure_case(*engine, prompts, {}, o, on_merged);
+    run_requests(*engine, prompts.next(1), {}, 2);
+    measure_case(*engine, prompts, o.concurrent, {}, o, on_merged);
   }
   print_case("single", single, 1, 0, o);
   print_case("concurrent", concurrent, o.concurrent, 0, o);
@@ -191,16 +211,21 @@ void run(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{"Serving engine speed on a SmolLM2-135M-shaped model: concurrency and mixed-adapter ratios; JSON lines"};
+  CLI::App app{"Serving engine speed on a SmolLM2-135M-shaped model: concurrency and mixed-adapter ratios"};
   app.add_option("--engine", o.engine, "batch (BatchEngine) or serial (SerialEngine)")
       ->check(CLI::IsMember({"batch", "serial"}))->capture_default_str();
   app.add_option("--threads", o.threads, "threads")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--repeat", o.repeat, "rounds of every case (medians reported)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--repeat", o.repeat, "rounds of every case (medians reported)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--prompt", o.prompt, "prompt tokens per request")->check(CLI::Range(1, 1024))->capture_default_str();
-  app.add_option("--max-tokens", o.max_tokens, "new tokens per request (long run)")->check(CLI::Range(2, 1024))->capture_default_str();
-  app.add_option("--short-tokens", o.short_tokens, "new tokens per request (short run)")->check(CLI::Range(1, 1023))->capture_default_str();
-  app.add_option("--concurrent", o.concurrent, "requests submitted at once")->check(CLI::Range(1, 256))->capture_default_str();
-  app.add_option("--adapters", o.adapters, "different LoRA adapters in the mixed batch")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--max-tokens", o.max_tokens, "new tokens per request (long run)")
+      ->check(CLI::Range(2, 1024))->capture_default_str();
+  app.add_option("--short-tokens", o.short_tokens, "new tokens per request (short run)")
+      ->check(CLI::Range(1, 1023))->capture_default_str();
+  app.add_option("--concurrent", o.concurrent, "requests submitted at once")
+      ->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--adapters", o.adapters, "different LoRA adapters in the mixed batch")
+      ->check(CLI::Range(1, 64))->capture_default_str();
   app.add_option("--rank", o.rank, "LoRA rank")->check(CLI::Range(1, 64))->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the weights, adapters and prompts")->capture_default_str();
   app.add_option("--tokenizer", o.tokenizer, "a tokenizer with 49152 ids")->capture_default_str();
