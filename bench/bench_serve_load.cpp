@@ -224,9 +224,8 @@ RequestResult run_request(httplib::Client& client, const Options& o, const std::
   httplib::Request req;
   req.method = "POST";
   req.path = chat ? "/v1/chat/completions" : "/v1/completions";
-  req.headers = {{"Accept", "text/event-stream"}};
+  req.headers = {{"Accept", "text/event-stream"}, {"Content-Type", "application/json"}};
   req.body = request_body(o, model, prompt).dump();
-  req.headers.emplace("Content-Type", "application/json");
   const double t_sent = now_seconds();
   SseReader reader(chat, t_sent, r);
   int status = 0;
@@ -257,11 +256,18 @@ RequestResult run_request(httplib::Client& client, const Options& o, const std::
   return r;
 }
 
-// The ids GET /v1/models lists, or an error message.
+// Throws unless GET /health answers 200 (before any load: a wrong --url fails at once).
+void check_health(httplib::Client& client, const std::string& url) {
+  httplib::Result res = client.Get("/health");
+  if (!res) throw std::runtime_error("GET " + url + "/health failed: " + httplib::to_string(res.error()) +
+                                     " (is tunekit serve running there?)");
+  if (res->status != 200) throw std::runtime_error("GET " + url + "/health answered " + std::to_string(res->status));
+}
+
+// The ids GET /v1/models lists.
 std::vector<std::string> served_models(httplib::Client& client) {
   httplib::Result res = client.Get("/v1/models");
-  if (!res) throw std::runtime_error("GET /v1/models failed: " + httplib::to_string(res.error()) +
-                                     " (is tunekit serve running at --url?)");
+  if (!res) throw std::runtime_error("GET /v1/models failed: " + httplib::to_string(res.error()));
   if (res->status != 200)
     throw std::runtime_error("GET /v1/models answered " + std::to_string(res->status) + ": " + res->body);
   const json list = json::parse(res->body);
@@ -322,6 +328,7 @@ int run(Options o) {
     client->set_tcp_nodelay(true);  // small request writes go out at once (Nagle would hold them ~40 ms)
     return client;
   };
+  check_health(*new_client(), o.url);
   if (o.models.empty()) o.models = served_models(*new_client());
   if (o.models.empty()) throw std::runtime_error("the server lists no models; pass --models");
 
@@ -408,7 +415,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--rss-every", o.rss_every_s, "seconds between RSS samples (0: start and end only)")
       ->check(CLI::Range(0.0, 900.0))->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help: 0
+  }
   try {
     return run(o);
   } catch (const std::exception& e) {
