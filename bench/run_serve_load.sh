@@ -46,7 +46,7 @@ load=$build/bin/bench_serve_load
 work=$(mktemp -d)
 server_pid=
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill "$server_pid"; wait "$server_pid" || true; fi
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -59,6 +59,7 @@ train() {  # NAME SEED TARGETS
 train adapter1 1 all-linear
 train adapter2 2 q_proj,v_proj,o_proj
 
+: >"$work/serve.log"  # exists before the server writes to it (the port is read from it below)
 engine=serial engine_flag=()
 if "$tunekit" serve --help | grep -q -- '--engine'; then
   engine=${ENGINE:-batch}
