@@ -5,7 +5,7 @@
 //   adapters     the same 16 requests spread over --adapters (8) random LoRA adapters (rank 8, every
 //                linear module, non-zero B)  vs  the 16 requests on a model with one of them merged
 //                into the weights                                                     (target >= 0.7)
-// Decode tokens/s comes from two runs of the same requests, one with --max-tokens and one with
+// Decode tokens/s comes from two runs of as many requests, one with --max-tokens and one with
 // --short-tokens: requests x (max - short) / (wall(max) - wall(short)), so the prefills, queueing and
 // first tokens cancel out and only the decode steps remain. The line also gives end-to-end tokens/s
 // (all tokens / wall of the long run). Every request of every run has its own random prompt of
@@ -26,11 +26,9 @@
 #include "tunekit/adapters/merge.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
+#include "tunekit/server/batch_engine.h"
 #include "tunekit/server/engine.h"
 #include "tunekit/tokenizer/tokenizer.h"
-#ifdef TUNEKIT_HAS_BATCH_ENGINE
-#include "tunekit/server/batch_engine.h"
-#endif
 
 namespace {
 
@@ -41,11 +39,7 @@ using bench::print_json_line;
 using json = nlohmann::ordered_json;
 
 struct Options {
-#ifdef TUNEKIT_HAS_BATCH_ENGINE
   std::string engine = "batch";
-#else
-  std::string engine = "serial";
-#endif
   int threads = 2;
   int repeat = 1;
   int prompt = 32;
@@ -59,19 +53,8 @@ struct Options {
   std::string tokenizer = "../shared/tokenizers/llama.cpp-vocab-tests/ggml-vocab-starcoder.gguf";
 };
 
-// BatchEngine exists where the server library defines it (bench/CMakeLists.txt looks).
-void check_engine_available(const std::string& kind) {
-#ifndef TUNEKIT_HAS_BATCH_ENGINE
-  check(kind == "serial", "--engine ", kind, ": this build has no BatchEngine (the server library does not define it "
-        "yet); use --engine serial");
-#endif
-}
-
-std::unique_ptr<server::Engine> make_engine([[maybe_unused]] const std::string& kind, const Model& model,
-                                            const Tokenizer& tokenizer) {
-#ifdef TUNEKIT_HAS_BATCH_ENGINE
+std::unique_ptr<server::Engine> make_engine(const std::string& kind, const Model& model, const Tokenizer& tokenizer) {
   if (kind == "batch") return std::make_unique<server::BatchEngine>(model, tokenizer);
-#endif
   return std::make_unique<server::SerialEngine>(model, tokenizer);
 }
 
@@ -162,7 +145,6 @@ void print_ratio(const char* name, const CaseResult& a, const CaseResult& b, dou
 }
 
 void run(const Options& o) {
-  check_engine_available(o.engine);
   check(o.short_tokens < o.max_tokens, "--short-tokens ", o.short_tokens, " must be below --max-tokens ", o.max_tokens);
   set_num_threads(o.threads);
   json machine = {{"bench", "machine"}, {"threads", o.threads}};

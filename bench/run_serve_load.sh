@@ -61,7 +61,8 @@ train adapter2 2 q_proj,v_proj,o_proj
 
 : >"$work/serve.log"  # exists before the server writes to it (the port is read from it below)
 engine=serial engine_flag=()
-if "$tunekit" serve --help | grep -q -- '--engine'; then
+serve_help=$("$tunekit" serve --help)
+if [[ $serve_help == *--engine* ]]; then
   engine=${ENGINE:-batch}
   engine_flag=(--engine "$engine")
 fi
