@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "model_shapes.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/models/forward.h"
@@ -40,23 +41,6 @@ struct Options {
   uint64_t seed = 1;
   bool breakdown = false;  // also time the decode step's matmuls alone
 };
-
-// SmolLM2-135M (../shared/README.md): hidden 576, inter 1536, 30 layers, 9 heads, 3 kv heads,
-// vocab 49152, rope theta 100000, tied embeddings, rms eps 1e-5.
-ModelConfig smollm2_135m_config() {
-  ModelConfig c;
-  c.n_vocab = 49152;
-  c.d_model = 576;
-  c.d_ff = 1536;
-  c.n_layer = 30;
-  c.n_head = 9;
-  c.n_head_kv = 3;
-  c.d_head = 64;
-  c.rope.theta = 100000.0;
-  c.rms_eps = 1e-5;
-  c.tied_embeddings = true;
-  return c;
-}
 
 // Every layer's matmul weights (what each token runs through), without the lm_head.
 std::vector<const Tensor*> layer_matmul_weights(const Model& m) {
@@ -280,7 +264,7 @@ void run(const Options& o) {
   const bench::ReadBandwidth bw = probe.measure(o.bw_passes);
   print_json_line({{"bench", "read_bandwidth"}, {"threads", o.threads}, {"buffer_mib", o.bw_mib},
                    {"bandwidth_gbs", bw.best_gbs}, {"passes_gbs", bw.passes_gbs}});
-  const ModelConfig config = smollm2_135m_config();
+  const ModelConfig config = bench::smollm2_135m_config();
   const double gemm_peak = bench_gemm_peak(config, o);
   const Model f32 = init_random_model(config, o.seed);
   for (DType dtype : dtypes) {

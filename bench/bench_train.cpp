@@ -22,6 +22,7 @@
 #include <random>
 
 #include "bench_util.h"
+#include "model_shapes.h"
 #include "tunekit/adapters/lora_init.h"
 #include "tunekit/ops/ops.h"
 #include "tunekit/train/optimizer.h"
@@ -37,22 +38,6 @@ struct Options {
   bool ckpt = false, full = false;
   int threads = 2, steps = 5, warmup = 2;
 };
-
-ModelConfig smollm2_135m() {
-  ModelConfig c;
-  c.arch = "llama";
-  c.n_vocab = 49152;
-  c.d_model = 576;
-  c.d_ff = 1536;
-  c.n_layer = 30;
-  c.n_head = 9;
-  c.n_head_kv = 3;
-  c.d_head = 64;
-  c.rope.theta = 100000;
-  c.rms_eps = 1e-5;
-  c.tied_embeddings = true;
-  return c;
-}
 
 double rss_mib(bool peak) {
   if (peak) {
@@ -137,7 +122,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     set_num_threads(o.threads);
-    const ModelConfig c = smollm2_135m();
+    const ModelConfig c = bench::smollm2_135m_config();
     Model base = init_random_model(c, 42);
     LoraConfig lc;
     lc.rank = 8;
