@@ -48,19 +48,25 @@ void SerialEngine::work() {
       std::lock_guard lock(mutex_);
       stats_.running = 1;
     }
+    // The stats are updated before the result is handed out: a caller holding it sees them.
+    auto finished = [this](const GenerateResult* result) {
+      std::lock_guard lock(mutex_);
+      if (result) {
+        stats_.prompt_tokens += result->n_prompt;
+        stats_.generated_tokens += int64_t(result->tokens.size());
+        stats_.steps += int64_t(result->tokens.size()) + (result->n_prompt > 0 ? 1 : 0);
+      }
+      stats_.running = 0;
+      ++stats_.requests_finished;
+    };
     try {
       GenerateResult result = run(job.request);
-      std::lock_guard lock(mutex_);
-      stats_.prompt_tokens += result.n_prompt;
-      stats_.generated_tokens += int64_t(result.tokens.size());
-      stats_.steps += int64_t(result.tokens.size()) + (result.n_prompt > 0 ? 1 : 0);
+      finished(&result);
       job.result.set_value(std::move(result));
     } catch (...) {
+      finished(nullptr);
       job.result.set_exception(std::current_exception());
     }
-    std::lock_guard lock(mutex_);
-    stats_.running = 0;
-    ++stats_.requests_finished;
   }
 }
 

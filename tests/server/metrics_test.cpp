@@ -6,6 +6,7 @@
 #include <map>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "server/metrics.h"
 #include "server_fixture.h"
@@ -81,11 +82,22 @@ TEST_F(Metrics, CountersAgreeWithTheResponses) {
   EXPECT_EQ(server_->client().Get("/no/such/route")->status, 404);
   EXPECT_EQ(server_->post("/v1/embeddings", {{"input", "Once upon a time"}})->status, 200);
 
-  auto res = server_->client().Get("/metrics");
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200);
-  EXPECT_EQ(res->get_header_value("Content-Type").rfind("text/plain; version=0.0.4", 0), 0u);
-  const auto m = parse_prometheus(res->body);
+  // A request is counted once its response is written (httplib's logger), so the last ones may
+  // still be on their way when the client already has the answer: wait for all 7 to be counted.
+  std::string content_type;
+  std::map<std::string, double> m;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto res = server_->client().Get("/metrics");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    content_type = res->get_header_value("Content-Type");
+    m = parse_prometheus(res->body);
+    double counted = 0;
+    for (const auto& [name, value] : m) counted += name.rfind("tunekit_requests_total{", 0) == 0 ? value : 0;
+    if (counted >= 7) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(content_type.rfind("text/plain; version=0.0.4", 0), 0u);
   const std::string c = R"({endpoint="/v1/completions")";
   EXPECT_EQ(m.at("tunekit_requests_total" + c + R"(,status="200"})"), 3);
   EXPECT_EQ(m.at("tunekit_requests_total" + c + R"(,status="404"})"), 1);
