@@ -14,6 +14,7 @@
 # server does not exit 0 on SIGTERM.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/scripts/lib/serve_port.sh"
 clients=64 duration=120 max_tokens=64 temperature=0.8 endpoint=completions build=$root/build-bench do_build=1
 while [ $# -gt 0 ]; do
   case $1 in
@@ -70,14 +71,7 @@ fi
   --adapter "adapter2=$work/adapter2/final" --port 0 --max-tokens-limit "$max_tokens" "${engine_flag[@]}" \
   2>"$work/serve.log" &
 server_pid=$!
-port=
-for _ in $(seq 300); do
-  port=$(sed -n 's/.* on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.log")
-  [ -n "$port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 2; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "run_serve_load.sh: the server did not start" >&2; cat "$work/serve.log" >&2; exit 2; }
+port=$(wait_for_port "$server_pid" "$work/serve.log" run_serve_load.sh) || exit 2
 
 status=0
 "$load" --url "http://127.0.0.1:$port" --clients "$clients" --duration "$duration" --models stories260K,adapter1,adapter2 \

@@ -9,6 +9,7 @@
 # check, 2 on a setup problem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/serve_port.sh
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "openai_sdk: $tool not found (node >= 20 and npm are needed)" >&2; exit 2; }
 done
@@ -42,12 +43,5 @@ for i in $(seq 40); do echo "The femur is the longest bone of the body; it carri
 "$tunekit" serve --model "$work/tiny-chat" --tokenizer "$tok" --port 0 --api-key sk-openai-sdk \
     --adapter-dir "$work/adapters" 2>"$work/serve.log" &
 server_pid=$!
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's/.* on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.log")
-  [ -n "$port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 2; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "openai_sdk: the server did not start" >&2; cat "$work/serve.log" >&2; exit 2; }
+port=$(wait_for_port "$server_pid" "$work/serve.log" openai_sdk) || exit 2
 node "$dir/openai_sdk.mjs" "http://127.0.0.1:$port/v1" sk-openai-sdk tiny-chat "$work/adapters/bones-run/final"

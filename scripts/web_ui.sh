@@ -9,6 +9,7 @@
 # Exits 1 on a failed check, 2 on a setup problem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/serve_port.sh
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "web_ui: $tool not found (node >= 20 and npm are needed)" >&2; exit 2; }
 done
@@ -40,14 +41,7 @@ trap cleanup EXIT
 "$tunekit" serve --model "$model/stories260K.bin" --tokenizer "$model/tok512.bin" --kb "docs=$work/docs-kb" \
   --port 0 --default-max-tokens 48 --api-key sk-web-ui 2>"$work/serve.log" &
 server_pid=$!
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's/.* on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.log")
-  [ -n "$port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 2; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "web_ui: the server did not start" >&2; cat "$work/serve.log" >&2; exit 2; }
+port=$(wait_for_port "$server_pid" "$work/serve.log" web_ui) || exit 2
 mkdir -p build/test-logs
 CHROMIUM=$chromium node "$dir/web_ui.mjs" "http://127.0.0.1:$port" sk-web-ui docs niddk-eating-and-diabetes.pdf \
   build/test-logs/web_ui.png
