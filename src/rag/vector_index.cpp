@@ -55,7 +55,12 @@ struct VectorIndex::Graph {
   hnswlib::HierarchicalNSW<float> hnsw;
   Graph(int64_t dim, size_t capacity, const VectorIndexParams& p)
       : space(size_t(dim)), hnsw(&space, capacity, size_t(p.M), size_t(p.ef_construction)) {}
-  Graph(int64_t dim, const fs::path& path, size_t count) : space(size_t(dim)), hnsw(&space, path.string(), false, count) {}
+  Graph(int64_t dim, const fs::path& path, size_t count) : space(size_t(dim)), hnsw(&space, path.string(), false, count) {
+    // hnswlib 0.6.2's loading constructor adds the deleted elements to num_deleted_ without setting
+    // it to 0 first (an uninitialised read: garbage under ASan, and possibly in any build): count again.
+    hnsw.num_deleted_ = 0;
+    for (size_t i = 0; i < hnsw.cur_element_count; ++i) hnsw.num_deleted_ += hnsw.isMarkedDeleted(hnswlib::tableint(i));
+  }
 };
 
 VectorIndex::VectorIndex(int64_t dim, std::string encoder_name, const VectorIndexParams& params)
