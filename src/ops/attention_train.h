@@ -9,7 +9,9 @@
 
 namespace tunekit::ops {
 
-constexpr int64_t kTrainQueryBlock = 64;  // query rows per task
+// Query rows per forward task: 32 ran the 4 x 256 forward at ~145 GFLOP per CPU-second against ~130
+// with 64 (1 x 1024: ~183 against ~178; 16 and 48 were slower), bench_train_ops --threads 1.
+constexpr int64_t kTrainQueryBlock = 32;
 constexpr int64_t kTrainKeyBlock = 64;    // key rows per dK/dV task
 
 // Padded leading dimension for a row of n scores: a multiple of 16 floats, never a power of two.
