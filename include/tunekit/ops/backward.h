@@ -47,8 +47,10 @@ void attention_train_backward(const float* dout, const float* q, const float* k,
                               int64_t n_head, int64_t n_head_kv, int64_t d_head, int64_t window = 0);
 
 // ---- SwiGLU: out = silu(gate) * up --------------------------------------------------------------
-// Writes dgate[n], dup[n] (dgate may alias dout).
-void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, int64_t n);
+// Writes dgate[n], dup[n] (dgate may alias dout), and with out given, the forward's out[n] too, bit for
+// bit what swiglu writes (one pass over gate and up where backward needs both).
+void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, int64_t n,
+                     float* out = nullptr);
 
 // ---- embedding ----------------------------------------------------------------------------------
 // dtable[n_vocab, C] += dx[T, C] scattered to rows tokens[t].
