@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       libdnnl-dev ocl-icd-opencl-dev libpcre2-dev libsentencepiece-dev libicu-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
       libsqlite3-dev libpoppler-cpp-dev libhnswlib-dev libcpp-httplib-dev
-      libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev)
+      libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+      chromium)  # the web page test (scripts/web_ui.sh) drives it headless
 if [ "${1:-}" = "--dev" ]; then
   pkgs+=(python3 python3-torch python3-numpy python3-jinja2)
 fi

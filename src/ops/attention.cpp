@@ -3,7 +3,8 @@
 //   each row's exact softmax over its visible keys (others get probability 0),
 //   out[rows, d] = P · V.
 // Blocks of several rows (prefill) run both products as oneDNN sgemm calls on the caches in place
-// (strided, no copies); single rows (decode) use dot-product kernels.
+// (strided, no copies); single rows (decode) use dot-product kernels. Over a paged cache, a task
+// first gathers the keys and values its rows can see (one kv head's [n, d_head]) into scratch.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -27,7 +28,19 @@ struct AttentionArgs {
   float* out;
   const int32_t* positions;
   int64_t n_head, n_head_kv, d_head, window;
+  const int32_t* block_table = nullptr;  // paged cache: position p is row p % block_size of block block_table[p / block_size]
+  int64_t block_size = 0;
 };
+
+// dst[n, d] = rows [key0, key0 + n) of kv head g of a paged cache.
+void gather_keys(const AttentionArgs& a, const float* pool, int64_t g, int64_t key0, int64_t n, float* dst) {
+  const int64_t d = a.d_head, kv_stride = a.n_head_kv * d;
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t p = key0 + j;
+    const int64_t row = int64_t(a.block_table[p / a.block_size]) * a.block_size + p % a.block_size;
+    std::copy_n(pool + row * kv_stride + g * d, d, dst + j * d);
+  }
+}
 
 // The keys query t may see: [first, last].
 struct KeyRange {
@@ -136,9 +149,9 @@ float exp_and_sum(float* s, int64_t first, int64_t last) {
 
 // Query rows [t0, t1) of head h.
 void attend_rows(const AttentionArgs& a, int64_t h, int64_t t0, int64_t t1) {
-  thread_local std::vector<float> scores, inv_sums;
+  thread_local std::vector<float> scores, inv_sums, k_gathered, v_gathered;
   const int64_t d = a.d_head, rows = t1 - t0, g = h / (a.n_head / a.n_head_kv);
-  const int64_t kv_stride = a.n_head_kv * d, q_stride = a.n_head * d;
+  const int64_t q_stride = a.n_head * d;
   int64_t key0 = INT64_MAX, key_end = 0;
   for (int64_t t = t0; t < t1; ++t) {
     KeyRange k = visible_keys(a.positions[t], a.window);
@@ -149,8 +162,18 @@ void attend_rows(const AttentionArgs& a, int64_t h, int64_t t0, int64_t t1) {
   scores.resize(size_t(rows * ld));
   float* S = scores.data();                                // [rows, ld]
   const float* q = a.q + t0 * q_stride + h * d;            // [rows, d], row stride q_stride
+  int64_t kv_stride = a.n_head_kv * d;
   const float* K = a.k_cache + key0 * kv_stride + g * d;   // [n, d], row stride kv_stride
   const float* V = a.v_cache + key0 * kv_stride + g * d;   // [n, d], row stride kv_stride
+  if (a.block_table) {
+    k_gathered.resize(size_t(n * d));
+    v_gathered.resize(size_t(n * d));
+    gather_keys(a, a.k_cache, g, key0, n, k_gathered.data());
+    gather_keys(a, a.v_cache, g, key0, n, v_gathered.data());
+    K = k_gathered.data();
+    V = v_gathered.data();
+    kv_stride = d;
+  }
   float* out = a.out + t0 * q_stride + h * d;              // [rows, d], row stride q_stride
   const float scale = 1.0f / std::sqrt(float(d));
 
@@ -183,21 +206,37 @@ void attend_rows(const AttentionArgs& a, int64_t h, int64_t t0, int64_t t1) {
 
 }  // namespace
 
-void attention(const float* q, const float* k_cache, const float* v_cache, float* out, int64_t T,
-               const int32_t* positions, int64_t n_head, int64_t n_head_kv, int64_t d_head, int64_t window) {
-  check(T >= 0 && n_head > 0 && n_head_kv > 0 && d_head > 0 && n_head % n_head_kv == 0 && window >= 0,
-        "attention: bad shape q [", T, ", ", n_head, ", ", d_head, "] with ", n_head_kv,
-        " kv heads (n_head must be a multiple of n_head_kv), window ", window);
-  for (int64_t t = 0; t < T; ++t) check(positions[t] >= 0, "attention: negative position ", positions[t], " at row ", t);
-  const AttentionArgs args{q, k_cache, v_cache, out, positions, n_head, n_head_kv, d_head, window};
+namespace {
+
+void run_attention(const AttentionArgs& args, int64_t T) {
+  check(T >= 0 && args.n_head > 0 && args.n_head_kv > 0 && args.d_head > 0 && args.n_head % args.n_head_kv == 0 &&
+            args.window >= 0,
+        "attention: bad shape q [", T, ", ", args.n_head, ", ", args.d_head, "] with ", args.n_head_kv,
+        " kv heads (n_head must be a multiple of n_head_kv), window ", args.window);
+  for (int64_t t = 0; t < T; ++t)
+    check(args.positions[t] >= 0, "attention: negative position ", args.positions[t], " at row ", t);
   const int64_t block = std::clamp<int64_t>(T, 1, kBlockRows);
   const int64_t blocks = (T + block - 1) / block;
-  parallel_for(n_head * blocks, [&](int64_t begin, int64_t end) {
+  parallel_for(args.n_head * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t h = task / blocks, t0 = task % blocks * block;
       attend_rows(args, h, t0, std::min(T, t0 + block));
     }
   });
+}
+
+}  // namespace
+
+void attention(const float* q, const float* k_cache, const float* v_cache, float* out, int64_t T,
+               const int32_t* positions, int64_t n_head, int64_t n_head_kv, int64_t d_head, int64_t window) {
+  run_attention({q, k_cache, v_cache, out, positions, n_head, n_head_kv, d_head, window}, T);
+}
+
+void attention_paged(const float* q, const float* k_pool, const float* v_pool, const int32_t* block_table,
+                     int64_t block_size, float* out, int64_t T, const int32_t* positions, int64_t n_head,
+                     int64_t n_head_kv, int64_t d_head, int64_t window) {
+  check(block_size > 0 && block_table, "attention_paged: a block table and a positive block size are required");
+  run_attention({q, k_pool, v_pool, out, positions, n_head, n_head_kv, d_head, window, block_table, block_size}, T);
 }
 
 }  // namespace tunekit::ops

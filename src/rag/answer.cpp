@@ -52,11 +52,11 @@ int64_t best_page(const KnowledgeBase& kb, const ChunkRecord& c, std::string_vie
 
 }  // namespace
 
-AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat, const KnowledgeBase& kb,
-              const Retriever& retriever, const SentenceEncoder* encoder, std::string_view question,
-              const AskOptions& options) {
+GroundedQuestion ground_question(const Model& model, const Tokenizer& tok, const ChatTemplate* chat,
+                                 const KnowledgeBase& kb, const Retriever& retriever, const SentenceEncoder* encoder,
+                                 std::string_view question, const AskOptions& options) {
   check(question.find_first_not_of(" \t\r\n") != std::string_view::npos, "ask: the question is empty");
-  AskResult out;
+  GroundedQuestion out;
   const auto t0 = std::chrono::steady_clock::now();
   LlmHelper llm{model, tok, chat};
   llm.generate.adapter = options.generate.adapter;
@@ -78,37 +78,47 @@ AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat
       std::max(options.min_shared_words,
                int64_t(std::ceil(options.min_shared_fraction * double(distinct_content_words(question)) - 1e-9)));
   std::vector<ChunkRecord> relevant;
-  std::vector<double> scores;
   for (size_t i = 0; i < chunks.size(); ++i) {
     const bool by_words = shared_content_words(question, chunks[i].text) >= words_needed;
     const bool by_meaning = !cosine.empty() && cosine[i] >= options.min_similarity;
     if (!by_words && !by_meaning) continue;
     relevant.push_back(chunks[i]);
     auto hit = std::find_if(r.hits.begin(), r.hits.end(), [&](const Hit& h) { return h.chunk_id == chunks[i].id; });
-    scores.push_back(hit->score);
+    out.scores.push_back(hit->score);
   }
   out.retrieve_seconds = seconds_since(t0);
-  if (relevant.empty()) {
-    out.answer = kNothingRelevantAnswer;
-    out.finish_reason = "no_context";
-    return out;
-  }
+  if (relevant.empty()) return out;
 
   PromptOptions po = options.prompt;
   po.answer_tokens = options.generate.max_tokens;
-  GroundedPrompt prompt = build_grounded_prompt(question, relevant, tok, chat, po);
-  if (prompt.sources.empty()) {  // nothing fitted beside the question
-    out.answer = kNothingRelevantAnswer;
-    out.finish_reason = "no_context";
+  out.prompt = build_grounded_prompt(question, relevant, tok, chat, po);
+  out.scores.resize(out.prompt.sources.size());
+  if (out.prompt.sources.empty())  // nothing fitted beside the question
     out.warning = "no source fits in the context beside the question and the answer's " +
                   std::to_string(po.answer_tokens) + " tokens; lower --max-tokens";
+  return out;
+}
+
+AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat, const KnowledgeBase& kb,
+              const Retriever& retriever, const SentenceEncoder* encoder, std::string_view question,
+              const AskOptions& options) {
+  GroundedQuestion q = ground_question(model, tok, chat, kb, retriever, encoder, question, options);
+  AskResult out;
+  out.queries = std::move(q.queries);
+  out.retrieved = std::move(q.retrieved);
+  out.retrieval_mode = std::move(q.retrieval_mode);
+  out.warning = std::move(q.warning);
+  out.retrieve_seconds = q.retrieve_seconds;
+  const GroundedPrompt& prompt = q.prompt;
+  if (prompt.sources.empty()) {
+    out.answer = kNothingRelevantAnswer;
+    out.finish_reason = "no_context";
     return out;
   }
   GenerateResult g = generate(model, tok, prompt.tokens, options.generate);
-  scores.resize(prompt.sources.size());
   out.answer = g.text;
   out.grounded = true;
-  out.sources = cited_sources(g.text, prompt.sources, scores);
+  out.sources = cited_sources(g.text, prompt.sources, q.scores);
   for (Citation& c : out.sources) {
     auto chunk = std::find_if(prompt.sources.begin(), prompt.sources.end(),
                               [&](const ChunkRecord& r) { return r.id == c.chunk_id; });

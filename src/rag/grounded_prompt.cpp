@@ -187,11 +187,8 @@ GroundedPrompt build_grounded_prompt(std::string_view question, const std::vecto
   return out;
 }
 
-std::vector<Citation> cited_sources(std::string_view answer, const std::vector<ChunkRecord>& sources,
-                                    const std::vector<double>& scores) {
-  check(scores.size() == sources.size(), "cited_sources: ", sources.size(), " sources but ", scores.size(), " scores");
-  // Numbers in "[n]" or "[n, m, ...]" that name a source, in order of first mention.
-  std::vector<size_t> order;
+std::vector<int64_t> cited_numbers(std::string_view answer, size_t n_sources) {
+  std::vector<int64_t> order;
   for (size_t at = answer.find('['); at != std::string_view::npos; at = answer.find('[', at + 1)) {
     size_t end = answer.find(']', at);
     if (end == std::string_view::npos) break;
@@ -204,13 +201,21 @@ std::vector<Citation> cited_sources(std::string_view answer, const std::vector<C
         n = std::min<size_t>(n * 10 + size_t(inside[i] - '0'), 1u << 20);
         digits = true;
       } else {
-        if (digits && n >= 1 && n <= sources.size() && std::find(order.begin(), order.end(), n - 1) == order.end())
-          order.push_back(n - 1);
+        if (digits && n >= 1 && n <= n_sources && std::find(order.begin(), order.end(), int64_t(n)) == order.end())
+          order.push_back(int64_t(n));
         n = 0;
         digits = false;
       }
     }
   }
+  return order;
+}
+
+std::vector<Citation> cited_sources(std::string_view answer, const std::vector<ChunkRecord>& sources,
+                                    const std::vector<double>& scores) {
+  check(scores.size() == sources.size(), "cited_sources: ", sources.size(), " sources but ", scores.size(), " scores");
+  std::vector<size_t> order;
+  for (int64_t n : cited_numbers(answer, sources.size())) order.push_back(size_t(n - 1));
   if (order.empty())
     for (size_t i = 0; i < sources.size(); ++i) order.push_back(i);
   std::vector<Citation> out;

@@ -1,12 +1,16 @@
 // The HTTP side of tunekit serve: routes, API-key check, body limit, OpenAI errors, and the
-// hand-off of each completion to the Engine (waiting on it, or streaming its text as SSE).
+// hand-off of each completion to the Engine (waiting on it, or streaming its text as SSE). RAG
+// chat (rag_chat.h) grounds a chat request in a knowledge base; GET / is the chat page (web_page.h).
 #include <httplib.h>
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 
 #include "openai_api.h"
+#include "rag_chat.h"
 #include "text_channel.h"
+#include "web_page.h"
 #include "tunekit/server/server.h"
 
 namespace tunekit::server {
@@ -21,6 +25,7 @@ struct PreparedCompletion {
   ResponseHeader header;
   EngineRequest request;
   bool include_usage = false;
+  std::optional<rag::GroundedQuestion> rag;  // RAG chat: the prompt's numbered sources
 };
 
 void send_json(httplib::Response& res, int status, const json& body) {
@@ -35,8 +40,8 @@ void send_error(httplib::Response& res, const ApiError& e) {
 // The message for a status httplib set itself (no route, body over the limit, ...).
 std::string status_message(int status, size_t max_body_bytes) {
   switch (status) {
-    case 404: return "no such route; the API serves GET /health, GET /v1/models, POST /v1/completions "
-                     "and POST /v1/chat/completions";
+    case 404: return "no such route; the API serves GET /health, GET /v1/models, GET /v1/knowledge_bases, "
+                     "POST /v1/completions and POST /v1/chat/completions (and the chat page at GET /)";
     case 405: return "method not allowed on this route";
     case 413: return "the request body is over the server's limit of " + std::to_string(max_body_bytes) +
                      " bytes (--max-body-bytes)";
@@ -81,6 +86,10 @@ struct Server::Impl {
       send_json(res, 200, {{"status", "ok"}});
     });
     http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, models()); });
+    http.Get("/v1/knowledge_bases", [this](const httplib::Request&, httplib::Response& res) {
+      send_json(res, 200, knowledge_bases_json(served));
+    });
+    http.Get("/", [](const httplib::Request&, httplib::Response& res) { send_web_page(res); });
     http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
       complete(Endpoint::completions, req, res);
     });
@@ -89,9 +98,10 @@ struct Server::Impl {
     });
   }
 
-  // With --api-key, every route but /health needs "Authorization: Bearer KEY".
+  // With --api-key, every route but /health and the page (which holds no data; its own requests
+  // carry the key the user types) needs "Authorization: Bearer KEY".
   bool authorize(const httplib::Request& req, httplib::Response& res) const {
-    if (options.api_key.empty() || req.path == "/health") return true;
+    if (options.api_key.empty() || req.path == "/health" || req.path == "/") return true;
     if (req.get_header_value("Authorization") == "Bearer " + options.api_key) return true;
     send_error(res, ApiError(401, req.has_header("Authorization") ? "incorrect API key provided"
                                                                    : "missing API key: send 'Authorization: Bearer KEY'",
@@ -127,9 +137,10 @@ struct Server::Impl {
       ids = tok.encode(r.prompt, true);
     } else {
       if (!served.chat_template)
-        throw ApiError(400, "the model '" + served.name + "' has no chat template; use /v1/completions, or start the "
-                       "server with --tokenizer pointing at a tokenizer folder that has one", "invalid_request_error",
-                       "messages", "no_chat_template");
+        throw ApiError(400, "the model '" + served.name + "' has no chat template; use /v1/completions, " +
+                       (served.knowledge_bases.empty() ? "" : "name a knowledge base (\"kb\": its prompt needs no template), ") +
+                       "or start the server with --tokenizer pointing at a tokenizer folder that has one",
+                       "invalid_request_error", "messages", "no_chat_template");
       std::string text;
       try {
         text = served.chat_template->apply(r.messages, true, tok.bos_token(), tok.eos_token());
@@ -151,10 +162,20 @@ struct Server::Impl {
     auto job = std::make_shared<PreparedCompletion>();
     try {
       ApiRequest r = parse_request(endpoint, req.body, options.max_tokens_limit, options.default_max_tokens);
-      r.options.adapter = resolve_model(r.model);
+      const ModelAndKb selected = select_knowledge_base(r.model, r.kb);
+      r.options.adapter = resolve_model(selected.model);
       job->endpoint = endpoint;
       job->header = new_response_header(endpoint, r.model.empty() ? served.name : r.model);
-      job->request.prompt = prompt_tokens(r);
+      if (!selected.kb.empty()) {
+        if (endpoint != Endpoint::chat)
+          throw ApiError(400, "knowledge bases answer chat completions only (/v1/chat/completions)",
+                         "invalid_request_error", "model");
+        job->rag = ground_chat(find_knowledge_base(served, selected.kb), selected.kb, served, r.messages,
+                               r.options.max_tokens);
+        job->request.prompt = job->rag->prompt.tokens;
+      } else {
+        job->request.prompt = prompt_tokens(r);
+      }
       job->request.options = std::move(r.options);
       job->include_usage = r.include_usage;
       if (r.stream) {
@@ -167,11 +188,21 @@ struct Server::Impl {
       return send_error(res, e);
     }
     try {
-      GenerateResult result = engine.submit(std::move(job->request)).get();
-      send_json(res, 200, completion_json(endpoint, job->header, result));
+      GenerateResult result = start(*job, std::move(job->request)).get();
+      if (!job->rag) return send_json(res, 200, completion_json(endpoint, job->header, result));
+      result.text += citation_footer(*job->rag, result.text);
+      json body = completion_json(endpoint, job->header, result);
+      body["sources"] = sources_json(*job->rag);
+      send_json(res, 200, body);
     } catch (const Error& e) {
       send_json(res, 500, error_body(e.what(), "server_error"));
     }
+  }
+
+  // Hands the request to the engine; a RAG chat with nothing relevant is answered without it.
+  std::future<GenerateResult> start(const PreparedCompletion& job, EngineRequest request) {
+    if (job.rag && job.rag->prompt.sources.empty()) return answer_without_model(request.options.on_text);
+    return engine.submit(std::move(request));
   }
 
   // Runs one streaming completion: text pieces go out as chunks while the engine produces them;
@@ -193,8 +224,12 @@ struct Server::Impl {
       return true;
     };
     try {
-      std::future<GenerateResult> done = engine.submit(std::move(request));
-      if (job.endpoint == Endpoint::chat) send(sse_event(chunk_json(job.endpoint, job.header, "", std::nullopt, true)));
+      std::future<GenerateResult> done = start(job, std::move(request));
+      if (job.endpoint == Endpoint::chat) {
+        json first = chunk_json(job.endpoint, job.header, "", std::nullopt, true);
+        if (job.rag) first["sources"] = sources_json(*job.rag);  // before any text, so a page can show them early
+        send(sse_event(first));
+      }
       std::string piece;
       for (;;) {
         if (channel->pop(piece, std::chrono::milliseconds(20))) {
@@ -206,6 +241,9 @@ struct Server::Impl {
         }
       }
       GenerateResult result = done.get();
+      if (job.rag)
+        if (const std::string footer = citation_footer(*job.rag, result.text); !footer.empty())
+          send(sse_event(chunk_json(job.endpoint, job.header, footer, std::nullopt)));
       send(sse_event(chunk_json(job.endpoint, job.header, "", result.finish_reason)));
       if (job.include_usage) send(sse_event(usage_chunk_json(job.endpoint, job.header, result)));
     } catch (const Error& e) {  // headers are gone already: the error travels as an event

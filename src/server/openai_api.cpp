@@ -126,6 +126,10 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, int64_
     r.messages = parse_messages(body);
   else
     r.prompt = parse_prompt(body);
+  if (const json* kb = field(body, "kb", json::value_t::string, "a string")) {
+    if (endpoint != Endpoint::chat) bad_field("kb", "knowledge bases answer chat completions only (/v1/chat/completions)");
+    r.kb = kb->get<std::string>();
+  }
   if (const json* s = field(body, "stream", json::value_t::boolean, "true or false")) r.stream = s->get<bool>();
   if (const json* so = field(body, "stream_options", json::value_t::object, "an object"))
     if (const json* u = field(*so, "include_usage", json::value_t::boolean, "true or false")) r.include_usage = u->get<bool>();

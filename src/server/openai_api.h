@@ -30,6 +30,7 @@ enum class Endpoint { completions, chat };
 struct ApiRequest {
   Endpoint endpoint = Endpoint::completions;
   std::string model;                  // "" = the base model
+  std::string kb;                     // chat: the knowledge base named by an extra "kb" field ("" = none)
   std::string prompt;                 // completions
   std::vector<ChatMessage> messages;  // chat
   bool stream = false;

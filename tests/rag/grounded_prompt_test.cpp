@@ -148,5 +148,12 @@ TEST(CitedSources, FollowsTheAnswersCitationsElseAllSources) {
   EXPECT_THROW(cited_sources("x", s, {1.0}), Error);
 }
 
+TEST(CitedNumbers, InOrderOfFirstMentionOncePerSource) {
+  EXPECT_EQ(cited_numbers("Glucose is 70-130 [2]. See also [1, 4], [2] and [9] and [x].", 4),
+            (std::vector<int64_t>{2, 1, 4}));
+  EXPECT_TRUE(cited_numbers("No markers; [0] and [5] name no source.", 4).empty());
+  EXPECT_TRUE(cited_numbers("[1]", 0).empty());
+}
+
 }  // namespace
 }  // namespace tunekit::rag

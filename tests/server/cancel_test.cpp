@@ -37,6 +37,7 @@ class RecordingEngine final : public server::Engine {
     return std::async(std::launch::async, [result] { return result.get(); });
   }
   void shutdown() override { inner_.shutdown(); }
+  server::EngineStats stats() const override { return inner_.stats(); }
   // The result of the i-th submitted request (waits for the submission and the result).
   GenerateResult result(size_t i) {
     std::shared_future<GenerateResult> r;

@@ -1,5 +1,6 @@
-// tunekit serve: load a model (and adapters) and answer OpenAI-compatible HTTP requests until
-// SIGINT/SIGTERM, then stop accepting and let in-flight requests finish.
+// tunekit serve: load a model (and adapters, and knowledge bases for RAG chat) and answer
+// OpenAI-compatible HTTP requests until SIGINT/SIGTERM, then stop accepting and let in-flight
+// requests finish.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -24,6 +25,7 @@ extern "C" void on_stop_signal(int) { g_stop_requested.store(true); }
 struct ServeArgs {
   std::string model, tokenizer, name;
   std::vector<std::string> adapters;  // NAME=DIR
+  std::vector<std::string> kbs;       // NAME=KB_DIR
   int threads = 0;
   server::ServerOptions options;
 };
@@ -59,6 +61,16 @@ void run(ServeArgs& a) {
           "' is already taken; give each adapter its own name");
     served.adapters.emplace(name, load_peft_adapter(dir, model.config));
   }
+  for (const std::string& spec : a.kbs) {
+    auto [name, dir] = split_named(spec, "--kb");
+    check(!served.knowledge_bases.count(name), "--kb ", spec, ": the name '", name,
+          "' is already taken; give each knowledge base its own name");
+    auto kb = std::make_shared<const server::ServedKnowledgeBase>(dir);
+    if (!kb->warning().empty())
+      std::fprintf(stderr, "tunekit serve: knowledge base '%s' retrieves with BM25 alone: %s\n", name.c_str(),
+                   kb->warning().c_str());
+    served.knowledge_bases.emplace(name, std::move(kb));
+  }
   server::SerialEngine engine(model, *tokenizer);
   server::Server http(served, engine, a.options);
   const int port = http.bind();
@@ -68,9 +80,10 @@ void run(ServeArgs& a) {
     while (!g_stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     http.stop();
   });
-  std::fprintf(stderr, "tunekit serve: %s (%zu adapter%s, chat template: %s) on http://%s:%d\n", served.name.c_str(),
-               served.adapters.size(), served.adapters.size() == 1 ? "" : "s", served.chat_template ? "yes" : "no",
-               a.options.host.c_str(), port);
+  std::fprintf(stderr, "tunekit serve: %s (%zu adapter%s, %zu knowledge base%s, chat template: %s) on http://%s:%d\n",
+               served.name.c_str(), served.adapters.size(), served.adapters.size() == 1 ? "" : "s",
+               served.knowledge_bases.size(), served.knowledge_bases.size() == 1 ? "" : "s",
+               served.chat_template ? "yes" : "no", a.options.host.c_str(), port);
   http.run();
   g_stop_requested.store(true);  // run() also returns when the listener fails; end the watcher
   watcher.join();
@@ -83,13 +96,16 @@ void run(ServeArgs& a) {
 void add_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions, "
-                                          "/v1/completions, /v1/models, /health)");
+                                          "/v1/completions, /v1/models, /health), with RAG chat and a chat page at /");
   cmd->add_option("--model,-m", a->model, "HF model folder, .gguf file or llama2.c .bin checkpoint")->required();
   cmd->add_option("--tokenizer,-t", a->tokenizer,
                   "tokenizer file or folder (default: the model's own); its chat template serves /v1/chat/completions");
   cmd->add_option("--name", a->name, "the base model's id in /v1/models (default: the model file or folder name)");
   cmd->add_option("--adapter,-a", a->adapters,
                   "NAME=DIR: a PEFT LoRA folder served as model NAME, applied unmerged per request (repeatable)");
+  cmd->add_option("--kb", a->kbs,
+                  "NAME=KB_DIR: a knowledge base that chat requests name by \"kb\": NAME or the model MODEL+kb:NAME "
+                  "(repeatable)");
   auto& o = a->options;
   cmd->add_option("--host", o.host, "address to listen on (0.0.0.0 opens it to the network)")->capture_default_str();
   cmd->add_option("--port,-p", o.port, "port to listen on (0 = any free port)")

@@ -57,6 +57,11 @@ void rope(float* x, int64_t T, int64_t n_head, int64_t d_head, const int32_t* po
 //   out[T, n_head, d_head]. Scale 1/sqrt(d_head).
 void attention(const float* q, const float* k_cache, const float* v_cache, float* out, int64_t T,
                const int32_t* positions, int64_t n_head, int64_t n_head_kv, int64_t d_head, int64_t window = 0);
+// The same over a paged cache: k_pool, v_pool [n_blocks, block_size, n_head_kv, d_head]; position p
+// of this sequence lives in block block_table[p / block_size], row p % block_size.
+void attention_paged(const float* q, const float* k_pool, const float* v_pool, const int32_t* block_table,
+                     int64_t block_size, float* out, int64_t T, const int32_t* positions, int64_t n_head,
+                     int64_t n_head_kv, int64_t d_head, int64_t window = 0);
 
 // out[n] = silu(gate[n]) * up[n] (out may alias gate).
 void swiglu(const float* gate, const float* up, float* out, int64_t n);

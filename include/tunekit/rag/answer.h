@@ -54,6 +54,24 @@ struct AskResult {
   double retrieve_seconds = 0, prefill_seconds = 0, decode_seconds = 0;
 };
 
+// What ask does before generating, for callers that generate elsewhere (the server's engine):
+// retrieval (with the options' rephrasings and reranking), the relevance filter and the grounded
+// prompt. prompt.sources empty: nothing relevant (or nothing fitted beside the question, which
+// warning then says); answer kNothingRelevantAnswer without running the model.
+struct GroundedQuestion {
+  GroundedPrompt prompt;
+  std::vector<double> scores;        // the retrieval score of each of prompt.sources
+  std::vector<std::string> queries;  // the question, then the model's rephrasings
+  std::vector<Hit> retrieved;        // every hit retrieval returned (after reranking), best first
+  std::string retrieval_mode;        // the mode used ("bm25" where hybrid fell back)
+  std::string warning;
+  double retrieve_seconds = 0;
+};
+
+GroundedQuestion ground_question(const Model& model, const Tokenizer& tok, const ChatTemplate* chat,
+                                 const KnowledgeBase& kb, const Retriever& retriever, const SentenceEncoder* encoder,
+                                 std::string_view question, const AskOptions& options);
+
 AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat, const KnowledgeBase& kb,
               const Retriever& retriever, const SentenceEncoder* encoder, std::string_view question,
               const AskOptions& options);

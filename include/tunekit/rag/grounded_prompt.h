@@ -60,6 +60,10 @@ struct Citation {
   int64_t number = 0;     // its [n] in the prompt
 };
 
+// The source numbers an answer cites as "[n]" or "[n, m, ...]" (1 <= n <= n_sources), in order of
+// first mention, each once.
+std::vector<int64_t> cited_numbers(std::string_view answer, size_t n_sources);
+
 // The sources an answer rests on: those its text cites as [n] when it cites any, else all of the
 // prompt's sources; one per (document, page), in order of first mention / rank.
 std::vector<Citation> cited_sources(std::string_view answer, const std::vector<ChunkRecord>& sources,

@@ -1,5 +1,6 @@
 // tunekit serve: an OpenAI-compatible HTTP API (GET /health, GET /v1/models, POST /v1/completions,
-// POST /v1/chat/completions, streaming as server-sent events) in front of an Engine.
+// POST /v1/chat/completions, streaming as server-sent events) in front of an Engine; chat answered
+// from a knowledge base (GET /v1/knowledge_bases) and a chat page at GET /.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -10,6 +11,7 @@
 #include "tunekit/models/lora.h"
 #include "tunekit/models/model.h"
 #include "tunekit/server/engine.h"
+#include "tunekit/server/served_knowledge_base.h"
 #include "tunekit/tokenizer/chat_template.h"
 #include "tunekit/tokenizer/tokenizer.h"
 
@@ -24,14 +26,17 @@ struct ServerOptions {
   size_t max_body_bytes = size_t(1) << 20;
 };
 
-// What the server serves: one base model, its tokenizer and chat template, and named adapters
-// that a request's "model" field selects (vLLM's convention). Not owned by the server.
+// What the server serves: one base model, its tokenizer and chat template, named adapters that a
+// request's "model" field selects (vLLM's convention), and named knowledge bases. Not owned by
+// the server.
 struct ServedModel {
   std::string name;  // the base model's id in /v1/models and in "model"
   const Model* model = nullptr;
   const Tokenizer* tokenizer = nullptr;
   std::optional<ChatTemplate> chat_template;  // none: chat completions answer 400
   std::map<std::string, LoraAdapter> adapters;
+  // Knowledge bases a chat request names by "kb": NAME or the model alias "MODEL+kb:NAME".
+  std::map<std::string, std::shared_ptr<const ServedKnowledgeBase>> knowledge_bases;
 };
 
 class Server {
