@@ -16,7 +16,7 @@ void grow(std::vector<float>& v, int64_t n) {
 namespace {
 
 // dst[0, n) = src[0, n) over the pool (a residual stream: 2.4 MB at T = 1024, copied twice per layer).
-void copy_rows(const float* src, int64_t n, float* dst) {
+void parallel_copy(const float* src, int64_t n, float* dst) {
   parallel_for(n, [&](int64_t begin, int64_t end) { std::copy(src + begin, src + end, dst + begin); }, 1 << 16);
 }
 
@@ -63,7 +63,7 @@ void layer_forward(const TrainLayer& w, const StepContext& ctx, const float* x_i
   ops::rope(a.k.data(), T, c.n_head_kv, c.d_head, ctx.positions, ctx.inv_freq);
   ops::attention_train_forward(a.q.data(), a.k.data(), a.v.data(), ctx.seg_start, a.att.data(), a.lse.data(), T,
                                c.n_head, c.n_head_kv, c.d_head, c.sliding_window);  // att [T, n_head, d_head]
-  copy_rows(x_in, T * D, a.x_mid.data());
+  parallel_copy(x_in, T * D, a.x_mid.data());
   linear(M::o, a.att.data(), a.x_mid.data(), true);  // x_mid [T, d_model] += att·woᵀ
 
   // ---- MLP block: x_out = x_mid + down(silu(gate(h)) · up(h)), h = rmsnorm(x_mid)
@@ -73,7 +73,7 @@ void layer_forward(const TrainLayer& w, const StepContext& ctx, const float* x_i
   ops::swiglu(a.gate.data(), a.up.data(), s.act.data(), T * c.d_ff);                       // act [T, d_ff]
   const TrainLinear& down = w.lin[size_t(M::down)];
   if (x_out) {
-    copy_rows(a.x_mid.data(), T * D, x_out);
+    parallel_copy(a.x_mid.data(), T * D, x_out);
     linear(M::down, s.act.data(), x_out, true);  // x_out [T, d_model] += act·downᵀ
   } else if (down.lora) {
     lora_input(down, ctx, w.index, M::down, s.act.data(), a.lora_u[size_t(M::down)], s);  // u [T, r]
