@@ -4,7 +4,8 @@
 // (PEFT init) or full fine-tuning, batch rows of seq random tokens (one sample per row, next-token
 // targets), a step = zero_grad + forward + loss + backward + AdamW step; mean of --steps steps after
 // --warmup. One JSON line:
-//   tokens_per_s, step_s_mean/min/max, peak_rss_mib (getrusage ru_maxrss: run one configuration per
+//   tokens_per_s, step_s_mean/min/max, cpu_s_per_step (process user + system CPU seconds per timed
+//   step, min and mean: what A/B comparisons on a loaded machine should use), peak_rss_mib (getrusage ru_maxrss: run one configuration per
 //   process), rss_after_model_mib, trainable params, model GFLOP per step and GFLOP/s, and the
 //   model-FLOPs utilisation against a GEMM roofline measured here (ops::linear on the
 //   [T, 576] x [1536, 576]ᵀ shape, best of 10, all threads): mfu_vs_gemm.
@@ -48,6 +49,14 @@ double rss_mib(bool peak) {
   long pages = 0, resident = 0;
   std::ifstream("/proc/self/statm") >> pages >> resident;
   return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// User + system CPU seconds of this process so far (all threads).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
 // batch rows of seq random tokens, one sample per row, each token's target the next random token
@@ -133,13 +142,16 @@ int main(int argc, char** argv) {
     const Batch b = random_batch(c, o.batch, o.seq, 1);
     AdamW opt(tr.n_values(), {.weight_decay = 0.01});
     const double lr = o.full ? 1e-5 : 1e-4;
-    std::vector<double> times, losses;
+    std::vector<double> times, cpu_times, losses;
     for (int s = 0; s < o.warmup + o.steps; ++s) {
-      const double t0 = now_seconds();
+      const double t0 = now_seconds(), c0 = cpu_seconds();
       tr.zero_grads();
       const LossSum sums = tr.forward_backward(b, float(1.0 / b.weight_sum()), {.checkpointing = o.ckpt});
       opt.step(tr.values(), tr.grads(), tr.params(), lr);
-      if (s >= o.warmup) times.push_back(now_seconds() - t0);
+      if (s >= o.warmup) {
+        times.push_back(now_seconds() - t0);
+        cpu_times.push_back(cpu_seconds() - c0);
+      }
       losses.push_back(sums.loss / sums.weight);
     }
     const double mean = std::accumulate(times.begin(), times.end(), 0.0) / double(times.size());
@@ -156,6 +168,9 @@ int main(int argc, char** argv) {
                                    {"step_s_mean", mean},
                                    {"step_s_min", *std::min_element(times.begin(), times.end())},
                                    {"step_s_max", *std::max_element(times.begin(), times.end())},
+                                   {"cpu_s_per_step_min", *std::min_element(cpu_times.begin(), cpu_times.end())},
+                                   {"cpu_s_per_step_mean",
+                                    std::accumulate(cpu_times.begin(), cpu_times.end(), 0.0) / double(cpu_times.size())},
                                    {"peak_rss_mib", rss_mib(true)},
                                    {"rss_after_model_mib", rss_model},
                                    {"trainable_params", tr.n_values()},

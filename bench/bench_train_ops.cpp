@@ -151,7 +151,7 @@ void bench_cross_entropy(const Options& o) {
   for (int64_t t = 0; t < T; ++t) targets[size_t(t)] = int32_t((t * 7919) % V);
   std::vector<float> dh(size_t(T * C)), dW(size_t(V * C));
   const double gemm = 2.0 * double(T * V * C);
-  const nlohmann::ordered_json extra = {{"V", V}, {"C", C}, {"chunk_rows", 256}};
+  const nlohmann::ordered_json extra = {{"V", V}, {"C", C}, {"chunk_rows", 512}};
   print(o, "cross_entropy", "loss", gemm, time_it(o.reps, [&] {
           ops::cross_entropy_loss(h.data(), W, targets.data(), nullptr, T, 0.0f, nullptr, nullptr);
         }),

@@ -6,7 +6,7 @@
 # configuration: the medians over rounds, tunekit/PyTorch tokens/s (median of same-round ratios) and
 # peak-RSS ratios, and pass/fail against the targets (tokens/s >= 1.5x, peak RSS <= 0.5x).
 #   bench/run_train_compare.sh [--rounds 1] [--threads 2] [--configs 4x256,1x1024,4x256+ckpt,1x1024+ckpt]
-#                              [--build-dir DIR] [--no-build]
+#                              [--build-dir DIR] [--no-build] [--help]
 # A configuration is BxS with optional +ckpt and +full, e.g. 1x256+full. Builds bench_train
 # (Release) in DIR (default build-bench) first unless --no-build. Without ../shared (or
 # TUNEKIT_SHARED) the PyTorch side is skipped and says so.
@@ -15,6 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=1 threads=2 configs=4x256,1x1024,4x256+ckpt,1x1024+ckpt build=$root/build-bench do_build=1
 while [ $# -gt 0 ]; do
   case $1 in
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --no-build) do_build=0; shift; continue ;;
     --rounds) rounds=$2 ;;
     --threads) threads=$2 ;;

@@ -173,9 +173,8 @@ void attention_train_backward(const float* dout, const float* q, const float* k,
           }
       },
       16);
-  parallel_for(n_head_kv * kLanes, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) key_lane(b, task / n_head_kv, task % n_head_kv);
-  });
+  // Lane by lane: lane 0 holds each sample's first key block, the one the most queries see.
+  for_each_task(n_head_kv * kLanes, [&](int64_t task) { key_lane(b, task / n_head_kv, task % n_head_kv); });
   parallel_for(T, [&](int64_t t0, int64_t t1) { sum_lanes(b, t0, t1, dq); }, 16);
 }
 

@@ -67,11 +67,11 @@ void attention_train_forward(const float* q, const float* k, const float* v, con
   const PackedAttention a{seg_start, T, n_head, n_head_kv, d_head, window};
   check_packed_attention("attention_train_forward", a);
   const int64_t blocks = (T + kTrainQueryBlock - 1) / kTrainQueryBlock;
-  parallel_for(n_head_kv * blocks, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t g = task % n_head_kv, t0 = task / n_head_kv * kTrainQueryBlock;
-      forward_block(a, q, k, v, out, lse, g, t0, std::min(T, t0 + kTrainQueryBlock));
-    }
+  // The last query blocks first: under the causal mask they see the most keys.
+  for_each_task(n_head_kv * blocks, [&](int64_t i) {
+    const int64_t task = n_head_kv * blocks - 1 - i;
+    const int64_t g = task % n_head_kv, t0 = task / n_head_kv * kTrainQueryBlock;
+    forward_block(a, q, k, v, out, lse, g, t0, std::min(T, t0 + kTrainQueryBlock));
   });
 }
 

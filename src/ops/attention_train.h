@@ -2,15 +2,31 @@
 // packed layout, which keys each query sees, and the masked exponentials of a row of scores.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 
 #include "ops/simd_math.h"
+#include "tunekit/core/parallel.h"
 
 namespace tunekit::ops {
 
-constexpr int64_t kTrainQueryBlock = 64;  // query rows per task
+// Query rows per forward task: 32 ran the 4 x 256 forward at ~145 GFLOP per CPU-second against ~130
+// with 64 (1 x 1024: ~183 against ~178; 16 and 48 were slower), bench_train_ops --threads 1.
+constexpr int64_t kTrainQueryBlock = 32;
 constexpr int64_t kTrainKeyBlock = 64;    // key rows per dK/dV task
+
+// Runs task(i) for every i in [0, n) on the pool, each task claimed on its own, in order: for tasks of
+// unequal cost, listed from the costliest. (parallel_for's guided chunks hand the first half of the
+// tasks to one thread as one chunk: with the backward's lanes, whose cost falls lane by lane, that
+// thread had ~70% of the work at 4 x 256.) Which thread runs a task changes no result.
+inline void for_each_task(int64_t n, const std::function<void(int64_t)>& task) {
+  std::atomic<int64_t> next{0};
+  parallel_for(std::min<int64_t>(n, num_threads()), [&](int64_t, int64_t) {
+    for (int64_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) task(i);
+  });
+}
 
 // Padded leading dimension for a row of n scores: a multiple of 16 floats, never a power of two.
 inline int64_t scores_stride(int64_t n) { return (n + 15) / 16 * 16 + 16; }

@@ -18,7 +18,10 @@ constexpr int64_t kElementGrain = 1 << 14;  // below this many values a second t
 
 // out = silu(g) · u, silu(g) = g · σ(g):
 //   dgate = dout · u · σ(g) · (1 + g · (1 - σ(g))),  dup = dout · silu(g).
-void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, int64_t n) {
+// out, when given, in swiglu's own arithmetic ((g · σ(g)) · u, σ(g) = 1 / (1 + exp(0 - g)) in the
+// vector body; g / (1 + exp(-g)) · u in the scalar tail).
+void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, int64_t n,
+                     float* out) {
   check(n >= 0, "swiglu_backward: negative size ", n);
   parallel_for(
       n,
@@ -30,14 +33,17 @@ void swiglu_backward(const float* dout, const float* gate, const float* up, floa
           const __m512 g = _mm512_loadu_ps(gate + i), u = _mm512_loadu_ps(up + i), d = _mm512_loadu_ps(dout + i);
           const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), g))));
           const __m512 dsilu = _mm512_mul_ps(s, _mm512_fmadd_ps(g, _mm512_sub_ps(one, s), one));
-          _mm512_storeu_ps(dup + i, _mm512_mul_ps(d, _mm512_mul_ps(g, s)));
+          const __m512 silu = _mm512_mul_ps(g, s);
+          if (out) _mm512_storeu_ps(out + i, _mm512_mul_ps(silu, u));
+          _mm512_storeu_ps(dup + i, _mm512_mul_ps(d, silu));
           _mm512_storeu_ps(dgate + i, _mm512_mul_ps(_mm512_mul_ps(d, u), dsilu));
         }
 #endif
         for (; i < end; ++i) {
-          const float g = gate[i], d = dout[i], s = 1.0f / (1.0f + std::exp(-g));
+          const float g = gate[i], d = dout[i], u = up[i], s = 1.0f / (1.0f + std::exp(-g));
+          if (out) out[i] = g / (1.0f + std::exp(-g)) * u;
           dup[i] = d * g * s;
-          dgate[i] = d * up[i] * s * (1.0f + g * (1.0f - s));
+          dgate[i] = d * u * s * (1.0f + g * (1.0f - s));
         }
       },
       kElementGrain);

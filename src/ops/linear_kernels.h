@@ -18,9 +18,10 @@ inline void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, con
   sgemm('N', transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-// The same product on the pool, one sgemm per chunk of at least 64 rows of C (or columns, when C
-// has few rows and more columns): for the training kernels' GEMMs, whose shapes vary more than
-// linear's. Row chunks keep every sgemm as wide as C (narrow column chunks run ~10-20% slower).
+// The same product on the pool, one sgemm per chunk of at least max(64, rows / (2 · threads)) rows
+// of C (or columns, when C has few rows and more columns): for the training kernels' GEMMs, whose
+// shapes vary more than linear's. Row chunks keep every sgemm as wide as C (narrow column chunks
+// run ~10-20% slower).
 void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
@@ -28,7 +29,8 @@ void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, f
 // chunk, each packing the whole of the other operand: rows of y when T >= N (the LoRA's x·Aᵀ; q, k,
 // v, o and down at training sizes), else columns (gate/up when T < d_ff; a chunk of vocabulary
 // logits). At T = 1024, in CPU time per product with the pool's chunks for 2 threads, this split
-// was 4-10% cheaper than the other one on the SmolLM2 shapes where the two differ.
+// was 4-10% cheaper than the other one on the SmolLM2 shapes where the two differ. Chunks as
+// parallel_sgemm's: 3 for 2 threads (n/2, n/4, n/4) where n allows.
 void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
                bool accumulate);
 

@@ -16,6 +16,11 @@ namespace tunekit::ops {
 namespace {
 constexpr int64_t kPanelBytes = 1 << 20;  // a dequantized panel stays in the 2 MiB L2
 constexpr int64_t kMinColumns = 64;       // columns (or rows) per sgemm call when C is split
+
+// The pool's grain for splitting n rows or columns of a product: at least kMinColumns, and at least
+// n / (2 · threads), so that 2 threads cut it into 3 chunks (n/2, n/4, n/4) rather than 5 (each chunk
+// re-packs the whole operand it does not split: 1-3% more CPU per product at T = 1024 with 5).
+int64_t split_grain(int64_t n) { return std::max<int64_t>(kMinColumns, n / (2 * int64_t(num_threads()))); }
 }
 
 void sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
@@ -39,7 +44,7 @@ void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, f
           const float* Bn = transb == 'T' ? B + n0 * ldb : B + n0;
           sgemm(transa, transb, M, n1 - n0, K, alpha, A, lda, Bn, ldb, beta, C + n0, ldc);
         },
-        kMinColumns);
+        split_grain(N));
   } else {  // rows of C: rows of op(A)
     parallel_for(
         M,
@@ -47,7 +52,7 @@ void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, f
           const float* Am = transa == 'T' ? A + m0 : A + m0 * lda;
           sgemm(transa, transb, m1 - m0, N, K, alpha, Am, lda, B, ldb, beta, C + m0 * ldc, ldc);
         },
-        kMinColumns);
+        split_grain(M));
   }
 }
 
@@ -60,12 +65,12 @@ void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, 
         [&](int64_t t0, int64_t t1) {
           sgemm('T', t1 - t0, N, K, 1.0f, x + t0 * K, K, W, K, beta, y + t0 * ldy, ldy);
         },
-        kMinColumns);
+        split_grain(T));
   } else {  // columns of y: each chunk packs all of x
     parallel_for(
         N,
         [&](int64_t n0, int64_t n1) { sgemm('T', T, n1 - n0, K, 1.0f, x, K, W + n0 * K, K, beta, y + n0, ldy); },
-        kMinColumns);
+        split_grain(N));
   }
 }
 

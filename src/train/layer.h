@@ -105,5 +105,12 @@ void lora_input(const TrainLinear& m, const StepContext& ctx, int layer, LinearM
 // accumulates dW, dbias, dA, dB. x is the module's input as in forward, u what linear_forward kept.
 void linear_backward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* dy,
                      const float* x, const std::vector<float>& u, float* dx, bool accumulate, LayerScratch& s);
+// linear_backward in two parts, for a caller that has the module's input x only after dx (the down
+// projection's act, recomputed by swiglu_backward): first what needs no x (dx, dbias, dB, and
+// s.du = scale · dy·B), then what does (dW += dyᵀ·x, dA += s.duᵀ·drop(x)), with s.du untouched between.
+void linear_backward_data(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* dy,
+                          const std::vector<float>& u, float* dx, bool accumulate, LayerScratch& s);
+void linear_backward_input_side(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which,
+                                const float* dy, const float* x, LayerScratch& s);
 
 }  // namespace tunekit::train

@@ -21,9 +21,13 @@ void layer_backward(const TrainLayer& w, const StepContext& ctx, const float* x_
   // ---- MLP block: x_out = x_mid + down(act), act = silu(gate)·up, gate/up = h·Wᵀ, h = rmsnorm(x_mid)
   // dx [T, d_model] = ∂L/∂x_out
   ops::rmsnorm_forward_train(a.x_mid.data(), w.ffn_norm, h, s.rstd.data(), T, D, eps);  // h [T, d_model] again
-  ops::swiglu(a.gate.data(), a.up.data(), s.act.data(), T * c.d_ff);                    // act [T, d_ff] again
-  linear(M::down, dx, s.act.data(), s.dgate.data(), false);                              // dact [T, d_ff]
-  ops::swiglu_backward(s.dgate.data(), a.gate.data(), a.up.data(), s.dgate.data(), s.dup.data(), T * c.d_ff);
+  const TrainLinear& down = w.lin[size_t(M::down)];
+  linear_backward_data(down, ctx, w.index, M::down, dx, a.lora_u[size_t(M::down)], s.dgate.data(), false,
+                       s);  // dact [T, d_ff]
+  // dgate, dup [T, d_ff], and act [T, d_ff] again (what down's dW and dA read) in the same pass
+  ops::swiglu_backward(s.dgate.data(), a.gate.data(), a.up.data(), s.dgate.data(), s.dup.data(), T * c.d_ff,
+                       s.act.data());
+  linear_backward_input_side(down, ctx, w.index, M::down, dx, s.act.data(), s);
   linear(M::gate, s.dgate.data(), h, dh, false);  // dh [T, d_model] = dgate·W_gate
   linear(M::up, s.dup.data(), h, dh, true);       //               + dup·W_up
   ops::rmsnorm_backward(dh, a.x_mid.data(), w.ffn_norm, a.rstd2.data(), dx, w.d_ffn_norm, T, D);

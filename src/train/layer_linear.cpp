@@ -66,33 +66,44 @@ void linear_forward(const TrainLinear& m, const StepContext& ctx, int layer, Lin
   ops::linear(u.data(), ctx.T, m.lora->B, nullptr, y, /*accumulate=*/true);  // y += u·Bᵀ
 }
 
-void linear_backward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* dy,
-                     const float* x, const std::vector<float>& u, float* dx, bool accumulate, LayerScratch& s) {
+void linear_backward_data(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* dy,
+                          const std::vector<float>& u, float* dx, bool accumulate, LayerScratch& s) {
   const int64_t T = ctx.T, N = m.W->dim(0), K = m.W->dim(1);
   if (dx) ops::linear_backward_input(dy, T, *m.W, dx, accumulate);  // dx [T, K] (+)= dy·W
-  if (m.dW) ops::linear_backward_weight(dy, x, T, N, K, m.dW, true);  // dW [N, K] += dyᵀ·x
   if (m.dbias) ops::bias_backward(dy, T, N, m.dbias);                 // dbias [N] += Σ_t dy
   if (!m.lora) return;
   const int64_t r = m.lora->A.dim(0);
-  const bool dropout = ctx.dropout > 0;
-  const uint64_t key = dropout ? dropout_key(ctx.dropout_seed, layer, which) : 0;
-  const float* xd = x;  // the input A saw
-  if (dropout) {
-    apply_dropout(x, T, K, ctx.dropout, key, s.xd.data());
-    xd = s.xd.data();
-  }
   ops::linear_backward_weight(dy, u.data(), T, N, r, m.dB, true);  // dB [N, r] += dyᵀ·u
   float* du = s.du.data();                                         // du [T, r] = scale · dy·B
   ops::linear_backward_input(dy, T, m.lora->B, du, false);
   for (int64_t i = 0; i < T * r; ++i) du[i] *= ctx.lora_scale;
-  ops::linear_backward_weight(du, xd, T, r, K, m.dA, true);  // dA [r, K] += duᵀ·xd
   if (!dx) return;
-  if (!dropout) {
+  if (ctx.dropout == 0) {
     ops::linear_backward_input(du, T, m.lora->A, dx, true);  // dx += du·A
   } else {
     ops::linear_backward_input(du, T, m.lora->A, s.dxd.data(), false);  // dxd [T, K] = du·A
-    masked_scale(s.dxd.data(), T, K, ctx.dropout, key, dx, true);      // dx += keep · dxd / (1 - p)
+    masked_scale(s.dxd.data(), T, K, ctx.dropout, dropout_key(ctx.dropout_seed, layer, which), dx, true);
+    // dx += keep · dxd / (1 - p)
   }
+}
+
+void linear_backward_input_side(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which,
+                                const float* dy, const float* x, LayerScratch& s) {
+  const int64_t T = ctx.T, N = m.W->dim(0), K = m.W->dim(1);
+  if (m.dW) ops::linear_backward_weight(dy, x, T, N, K, m.dW, true);  // dW [N, K] += dyᵀ·x
+  if (!m.lora) return;
+  const float* xd = x;  // the input A saw
+  if (ctx.dropout > 0) {
+    apply_dropout(x, T, K, ctx.dropout, dropout_key(ctx.dropout_seed, layer, which), s.xd.data());
+    xd = s.xd.data();
+  }
+  ops::linear_backward_weight(s.du.data(), xd, T, m.lora->A.dim(0), K, m.dA, true);  // dA [r, K] += duᵀ·xd
+}
+
+void linear_backward(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* dy,
+                     const float* x, const std::vector<float>& u, float* dx, bool accumulate, LayerScratch& s) {
+  linear_backward_data(m, ctx, layer, which, dy, u, dx, accumulate, s);
+  linear_backward_input_side(m, ctx, layer, which, dy, x, s);
 }
 
 }  // namespace tunekit::train

@@ -123,15 +123,26 @@ TEST(AttentionTrain, MoreKeyBlocksThanLanes) {
   check_attention_train({3, 3, 8, 100, {290}}, 120);  // a window reaching back two blocks
 }
 
-TEST(AttentionTrain, BackwardIsTheSameOnAnyThreadCount) {
+TEST(AttentionTrain, ForwardAndBackwardAreTheSameOnAnyThreadCount) {
+  // Both hand their tasks out one at a time to whichever thread is free (for_each_task), so which
+  // thread runs a task varies from run to run; the results must not.
   const Case c{4, 2, 16, 0, {300, 90, 130}};
   const int64_t T = c.T(), d = c.d_head;
   const auto seg = c.seg_start();
   const auto q = test::random_normal(size_t(T * c.n_head * d), 11), g = test::random_normal(q.size(), 14);
   const auto k = test::random_normal(size_t(T * c.n_head_kv * d), 12), v = test::random_normal(k.size(), 13);
   std::vector<float> out(q.size()), lse(size_t(T * c.n_head));
-  ops::attention_train_forward(q.data(), k.data(), v.data(), seg.data(), out.data(), lse.data(), T, c.n_head,
-                               c.n_head_kv, d);
+  auto forward = [&](int threads) {
+    set_num_threads(threads);
+    ops::attention_train_forward(q.data(), k.data(), v.data(), seg.data(), out.data(), lse.data(), T, c.n_head,
+                                 c.n_head_kv, d);
+    std::vector<float> result = out;
+    result.insert(result.end(), lse.begin(), lse.end());
+    return result;
+  };
+  const int before = num_threads();
+  const std::vector<float> forward_three = forward(3), forward_one = forward(1);
+  EXPECT_TRUE(forward_one == forward_three) << "out, lse differ between 1 and 3 threads";
   auto backward = [&](int threads) {
     set_num_threads(threads);
     std::vector<float> grads(q.size() + 2 * k.size());  // dq, dk, dv
@@ -140,7 +151,6 @@ TEST(AttentionTrain, BackwardIsTheSameOnAnyThreadCount) {
                                   dv, T, c.n_head, c.n_head_kv, d);
     return grads;
   };
-  const int before = num_threads();
   const std::vector<float> one = backward(1), three = backward(3);
   set_num_threads(before);
   EXPECT_TRUE(one == three) << "dq, dk, dv differ between 1 and 3 threads";

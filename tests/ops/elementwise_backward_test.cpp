@@ -37,6 +37,15 @@ TEST(SwigluBackward, MatchesFiniteDifferences) {
     auto aliased = dout;  // dgate may be dout itself
     ops::swiglu_backward(aliased.data(), gate.data(), up.data(), aliased.data(), dup.data(), n);
     EXPECT_EQ(aliased, dgate);
+
+    // With out, the forward's output as well, bit for bit swiglu's, and the same gradients.
+    std::vector<float> out(static_cast<size_t>(n)), want_out(static_cast<size_t>(n));
+    std::vector<float> dgate2(static_cast<size_t>(n)), dup2(static_cast<size_t>(n));
+    ops::swiglu(gate.data(), up.data(), want_out.data(), n);
+    ops::swiglu_backward(dout.data(), gate.data(), up.data(), dgate2.data(), dup2.data(), n, out.data());
+    EXPECT_EQ(out, want_out);
+    EXPECT_EQ(dgate2, dgate);
+    EXPECT_EQ(dup2, dup);
   }
 }
 
