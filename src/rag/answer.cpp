@@ -110,6 +110,9 @@ AskResult ask(const Model& model, const Tokenizer& tok, const ChatTemplate* chat
   out.warning = std::move(q.warning);
   out.retrieve_seconds = q.retrieve_seconds;
   const GroundedPrompt& prompt = q.prompt;
+  check(!(prompt.sources.empty() && prompt.n_left_out > 0), "ask: relevant passages were found, but none fits in the ",
+        options.prompt.context_tokens, "-token context beside an answer of ", options.generate.max_tokens,
+        " tokens: lower --max-tokens");
   if (prompt.sources.empty()) {
     out.answer = kNothingRelevantAnswer;
     out.finish_reason = "no_context";

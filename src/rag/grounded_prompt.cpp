@@ -182,6 +182,7 @@ GroundedPrompt build_grounded_prompt(std::string_view question, const std::vecto
       out.sources.push_back(c);
       out.n_truncated = 1;
     }
+    out.n_left_out = int64_t(chunks.size() - out.sources.size());
     break;  // the budget is spent
   }
   return out;

@@ -69,8 +69,14 @@ rag::GroundedQuestion ground_chat(const ServedKnowledgeBase& kb, const std::stri
                    "context_length_exceeded");
   }
   // Errors from here on are the server's (the store, the encoder): 500.
-  return rag::ground_question(*served.model, *served.tokenizer, chat, kb.kb(), kb.retriever(), kb.encoder(),
-                              question->content, o);
+  rag::GroundedQuestion grounded = rag::ground_question(*served.model, *served.tokenizer, chat, kb.kb(), kb.retriever(),
+                                                        kb.encoder(), question->content, o);
+  if (grounded.prompt.sources.empty() && grounded.prompt.n_left_out > 0)  // relevant, but no room: not "nothing relevant"
+    throw ApiError(400, "knowledge base '" + kb_name + "': relevant passages were found, but with max_tokens " +
+                   std::to_string(max_tokens) + " none fits in the model's context of " + std::to_string(n_ctx) +
+                   " tokens; ask for fewer max_tokens", "invalid_request_error", "max_tokens",
+                   "context_length_exceeded");
+  return grounded;
 }
 
 std::future<GenerateResult> answer_without_model(const std::function<bool(const std::string&)>& on_text) {

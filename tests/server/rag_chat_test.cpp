@@ -223,6 +223,20 @@ TEST_F(RagChat, BadKnowledgeBaseRequestsAre400) {
   ASSERT_TRUE(too_long);
   EXPECT_EQ(too_long->status, 400) << too_long->body;
   EXPECT_EQ(json::parse(too_long->body)["error"]["code"], "context_length_exceeded");
+  // The question fits, but beside 256 answer tokens no relevant passage does: an error naming
+  // max_tokens, not the "nothing relevant" answer (which would be false).
+  rag::PromptOptions whole_context;
+  whole_context.context_tokens = model_->config.n_ctx;
+  whole_context.answer_tokens = 0;
+  const int64_t question_only =
+      int64_t(rag::build_grounded_prompt(kGlucoseQuestion, {}, *tok_, nullptr, whole_context).tokens.size());
+  const int64_t squeezed = model_->config.n_ctx - question_only - 8;  // room for the question, not for a passage
+  auto no_passage_fits = server_->post("/v1/chat/completions", ask_body(kGlucoseQuestion, squeezed));
+  ASSERT_TRUE(no_passage_fits);
+  EXPECT_EQ(no_passage_fits->status, 400) << no_passage_fits->body;
+  const json squeezed_error = json::parse(no_passage_fits->body)["error"];
+  EXPECT_EQ(squeezed_error["code"], "context_length_exceeded");
+  EXPECT_EQ(squeezed_error["param"], "max_tokens");
 }
 
 TEST_F(RagChat, NothingRelevantSaysSoWithoutSources) {

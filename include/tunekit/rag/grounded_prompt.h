@@ -42,6 +42,7 @@ struct GroundedPrompt {
   std::string text;                   // its text
   std::vector<ChunkRecord> sources;   // the chunks in it, as numbered in it ([1] is sources[0])
   int64_t n_truncated = 0;            // sources cut short to fit (at most the last one)
+  int64_t n_left_out = 0;             // chunks given that found no room in the context
 };
 
 // Builds the prompt for `question` from `chunks` (best first): as many as fit in
