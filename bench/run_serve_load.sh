@@ -14,7 +14,7 @@
 # server does not exit 0 on SIGTERM.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-source "$root/scripts/lib/serve_port.sh"
+source "$root/scripts/lib/serve_helpers.sh"
 clients=64 duration=120 max_tokens=64 temperature=0.8 endpoint=completions build=$root/build-bench do_build=1
 while [ $# -gt 0 ]; do
   case $1 in

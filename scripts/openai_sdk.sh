@@ -9,7 +9,7 @@
 # check, 2 on a setup problem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/serve_port.sh
+source scripts/lib/serve_helpers.sh
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "openai_sdk: $tool not found (node >= 20 and npm are needed)" >&2; exit 2; }
 done
@@ -19,19 +19,9 @@ tunekit=${TUNEKIT:-build/bin/tunekit}
 [ -x "$tunekit" ] || { echo "openai_sdk: $tunekit not built (cmake --build build --target tunekit_cli)" >&2; exit 2; }
 
 dir=tests/server/openai_sdk
-stamp=$dir/node_modules/.tunekit-lock
-if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  cp "$dir/package-lock.json" "$stamp"
-fi
+npm_ci_pinned "$dir"
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+make_work_dir
 cat > "$work/config.json" <<'JSON'
 {"architectures": ["LlamaForCausalLM"], "vocab_size": 32000, "hidden_size": 32, "intermediate_size": 64,
  "num_hidden_layers": 1, "num_attention_heads": 2}

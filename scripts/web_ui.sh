@@ -9,7 +9,7 @@
 # Exits 1 on a failed check, 2 on a setup problem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/serve_port.sh
+source scripts/lib/serve_helpers.sh
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "web_ui: $tool not found (node >= 20 and npm are needed)" >&2; exit 2; }
 done
@@ -24,19 +24,9 @@ tunekit=${TUNEKIT:-build/bin/tunekit}
 [ -x "$tunekit" ] || { echo "web_ui: $tunekit not built (cmake --build build --target tunekit_cli)" >&2; exit 2; }
 
 dir=tests/server/web
-stamp=$dir/node_modules/.tunekit-lock
-if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  cp "$dir/package-lock.json" "$stamp"
-fi
+npm_ci_pinned "$dir"
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+make_work_dir
 "$tunekit" kb ingest "$docs" --kb "$work/docs-kb" >/dev/null 2>"$work/ingest.log" || { cat "$work/ingest.log" >&2; exit 2; }
 "$tunekit" serve --model "$model/stories260K.bin" --tokenizer "$model/tok512.bin" --kb "docs=$work/docs-kb" \
   --port 0 --default-max-tokens 48 --api-key sk-web-ui 2>"$work/serve.log" &
