@@ -217,6 +217,8 @@ GgufFile GgufFile::from_file(std::shared_ptr<const MappedFile> file) {
     uint64_t align = std::get<uint64_t>(a.scalar);
     if (align == 0 || (align & (align - 1)) != 0)
       fail(name, ": general.alignment = ", align, " is not a power of two");
+    if (align > kGgufMaxAlignment)
+      fail(name, ": general.alignment = ", align, " is larger than ", kGgufMaxAlignment, " (1 MiB); no real GGUF file pads that much");
     g.alignment_ = size_t(align);
   }
 

@@ -207,8 +207,8 @@ static Layout layout(const std::vector<std::pair<std::string, GgufValue>>& kv,
   for (const auto& e : kv) {
     if (e.first != "general.alignment") continue;
     const auto* a = std::get_if<uint64_t>(&e.second.scalar);
-    if (e.second.type != GgufType::U32 || a == nullptr || *a == 0 || (*a & (*a - 1)) != 0 || *a > (1u << 30))
-      fail(where, ": general.alignment must be a u32 power of two");
+    if (e.second.type != GgufType::U32 || a == nullptr || *a == 0 || (*a & (*a - 1)) != 0 || *a > kGgufMaxAlignment)
+      fail(where, ": general.alignment must be a u32 power of two of at most ", kGgufMaxAlignment, " (1 MiB)");
     l.alignment = size_t(*a);
   }
   std::string& head = l.head;

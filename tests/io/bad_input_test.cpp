@@ -207,7 +207,7 @@ TEST(BadInput, WrongGgufTensorInfo) {
   s[info + 8] = 'a';  // duplicate tensor name
   expect_file_error("gguf", dir, "dup.gguf", s);
 
-  // general.alignment of the wrong type or not a power of two.
+  // general.alignment of the wrong type, not a power of two, or over 1 MiB.
   GgufWriter w;
   w.set_u32("general.alignment", 32);
   w.add_tensor("t", Tensor::zeros(DType::F32, {8}));
@@ -218,6 +218,8 @@ TEST(BadInput, WrongGgufTensorInfo) {
   expect_file_error("gguf", dir, "align24.gguf", al);
   put<uint32_t>(al, value_at, 0);
   expect_file_error("gguf", dir, "align0.gguf", al);
+  put<uint32_t>(al, value_at, uint32_t(1) << 30);  // a power of two, but a gigabyte of padding (a fuzzer's find)
+  expect_file_error("gguf", dir, "align1g.gguf", al);
   put<uint32_t>(al, value_at - 4, 5);  // typed i32
   put<uint32_t>(al, value_at, 32);
   expect_file_error("gguf", dir, "align_i32.gguf", al);

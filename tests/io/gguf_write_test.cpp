@@ -246,3 +246,12 @@ TEST(GgufWrite, ZeroDimTensorIsOneValue) {
   EXPECT_EQ(z.tensor("scalar").shape, (std::vector<int64_t>{1}));
   EXPECT_EQ(z.tensor("scalar").as<float>()[0], 4.5f);
 }
+
+TEST(GgufWrite, AlignmentOverOneMibIsRefused) {
+  GgufWriter w;
+  w.set_u32("general.alignment", uint32_t(kGgufMaxAlignment) * 2);
+  w.add_tensor("t", Tensor::zeros(DType::F32, {8}));
+  EXPECT_THROW(w.serialize(), Error);
+  w.set_u32("general.alignment", uint32_t(kGgufMaxAlignment));
+  EXPECT_GE(w.serialize().size(), kGgufMaxAlignment);  // the largest allowed still pads the data section
+}

@@ -16,6 +16,10 @@
 
 namespace tunekit {
 
+// The largest general.alignment read or written: a power of two up to 1 MiB (llama.cpp writes 32).
+// A larger one is refused, so that a 68-byte file cannot ask for a gigabyte of padding.
+constexpr uint64_t kGgufMaxAlignment = uint64_t(1) << 20;
+
 // GGUF metadata value types (gguf_type in the specification).
 enum class GgufType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9,
