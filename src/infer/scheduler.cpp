@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "tunekit/error.h"
 
@@ -16,9 +17,9 @@ struct BatchScheduler::Request {
   int64_t n_cached = 0;         // positions whose keys and values are in the cache
   int64_t n_published = 0;      // leading full blocks published for sharing
   uint64_t chain_hash = 0;      // prefix hash after the published blocks
-  bool admitted_once = false;
-  std::chrono::steady_clock::time_point admitted, first_token;
-  bool sampled = false;
+  // When it was first admitted, and when its first token was sampled (re-admission after a
+  // pre-emption keeps both).
+  std::optional<std::chrono::steady_clock::time_point> admitted, first_token;
 
   int64_t n_tokens() const { return int64_t(decoder->tokens().size()); }
 };
@@ -48,7 +49,7 @@ void BatchScheduler::add(uint64_t id, const std::vector<int32_t>& prompt, const 
   const int64_t n_prompt = int64_t(prompt.size());
   check(n_prompt <= c.n_ctx, "the prompt has ", n_prompt, " tokens, more than the model's context of ", c.n_ctx);
   const int64_t n_ctx = std::min<int64_t>(c.n_ctx, n_prompt + std::max<int64_t>(options.max_tokens, 1));
-  const int64_t blocks_needed = (n_ctx + options_.kv_block_size - 1) / options_.kv_block_size;
+  const int64_t blocks_needed = blocks_for(n_ctx);
   check(blocks_needed <= pool_.n_blocks(), "the request needs ", n_ctx, " positions of KV cache, more than the whole pool of ",
         pool_.n_blocks() * options_.kv_block_size, " (raise the KV memory, or lower max_tokens)");
   auto r = std::make_unique<Request>();
@@ -74,8 +75,12 @@ void BatchScheduler::cancel(uint64_t id, const char* reason) {
   if (it != requests_.end() && !it->second->decoder->done()) it->second->decoder->cancel(reason);
 }
 
+int64_t BatchScheduler::blocks_for(int64_t n_positions) const {
+  return (n_positions + options_.kv_block_size - 1) / options_.kv_block_size;
+}
+
 bool BatchScheduler::ensure_blocks(Request& r, int64_t n_positions) {
-  const int64_t need = (n_positions + options_.kv_block_size - 1) / options_.kv_block_size;
+  const int64_t need = blocks_for(n_positions);
   while (int64_t(r.blocks.size()) < need) {
     std::optional<int32_t> b = pool_.allocate();
     if (!b) return false;
@@ -171,7 +176,7 @@ std::vector<BatchScheduler::Chunk> BatchScheduler::plan() {
     if (budget > 0 && r->n_tokens() - r->n_cached > 1) prefill(*r);
   while (budget > 0 && !waiting_.empty() && int64_t(running_.size()) < options_.max_running) {
     Request& r = *waiting_.front();
-    const int64_t blocks_for_prompt = (r.n_tokens() + options_.kv_block_size - 1) / options_.kv_block_size;
+    const int64_t blocks_for_prompt = blocks_for(r.n_tokens());
     share_prefix(r);
     if (pool_.available() < blocks_for_prompt - int64_t(r.blocks.size())) {  // admit only what can finish its prompt
       release_blocks(r);
@@ -180,10 +185,7 @@ std::vector<BatchScheduler::Chunk> BatchScheduler::plan() {
     counters_.prefix_cached_tokens += r.n_cached;
     waiting_.pop_front();
     running_.push_back(&r);
-    if (!r.admitted_once) {
-      r.admitted = std::chrono::steady_clock::now();
-      r.admitted_once = true;
-    }
+    if (!r.admitted) r.admitted = std::chrono::steady_clock::now();
     prefill(r);
   }
   // Requests are running but none could get a block (all in prefill): make room and try again.
@@ -200,9 +202,9 @@ void BatchScheduler::finish(Request& r, std::vector<std::pair<uint64_t, Generate
   std::erase(waiting_, &r);
   GenerateResult result = r.decoder->finish();
   const auto now = std::chrono::steady_clock::now();
-  if (r.sampled) {
-    result.prefill_seconds = seconds_between(r.admitted, r.first_token);
-    result.decode_seconds = seconds_between(r.first_token, now);
+  if (r.first_token) {
+    result.prefill_seconds = seconds_between(*r.admitted, *r.first_token);
+    result.decode_seconds = seconds_between(*r.first_token, now);
   }
   counters_.generated_tokens += int64_t(result.tokens.size());
   if (r.adapter && std::none_of(requests_.begin(), requests_.end(), [&](const auto& kv) {
@@ -247,10 +249,7 @@ std::vector<std::pair<uint64_t, GenerateResult>> BatchScheduler::step() {
     r.n_cached += c.n;
     publish_blocks(r);
     if (r.n_cached != r.n_tokens()) continue;
-    if (!r.sampled) {
-      r.first_token = std::chrono::steady_clock::now();
-      r.sampled = true;
-    }
+    if (!r.first_token) r.first_token = std::chrono::steady_clock::now();
     r.decoder->next(logits_.data() + row * n_vocab, n_vocab);
     ++row;
     if (r.decoder->done()) finish(r, ended);

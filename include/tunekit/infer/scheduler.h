@@ -61,6 +61,7 @@ class BatchScheduler {
     Request* request;
     int64_t n;  // tokens of this step
   };
+  int64_t blocks_for(int64_t n_positions) const;  // blocks that hold this many positions
   bool ensure_blocks(Request& r, int64_t n_positions);
   void release_blocks(Request& r);
   void share_prefix(Request& r);
