@@ -2,8 +2,8 @@
 # Checks `tunekit serve` with the official openai npm SDK (tests/server/openai_sdk/, pinned in its
 # package-lock.json): a tiny random Llama with TinyLlama-chat's tokenizer and chat template is
 # served on a free port with an API key, and tests/server/openai_sdk/openai_sdk.mjs runs models,
-# chat (plain and streamed), completion (plain and streamed), embeddings, error checks, and a
-# LoRA load/unload round trip (an adapter trained for two steps by `tunekit train`) against it.
+# chat (plain and streamed), completion (plain and streamed), token logprobs, embeddings, error
+# checks, and a LoRA load/unload round trip (an adapter trained for two steps by `tunekit train`) against it.
 #   bash scripts/openai_sdk.sh                  tunekit from build/ (TUNEKIT=/path/to/tunekit to pick one)
 # Needs node >= 20 and npm, and ../shared/tokenizers/tinyllama-1.1b-chat. Exits 1 on a failed
 # check, 2 on a setup problem.

@@ -1,6 +1,8 @@
 #include "tunekit/infer/decoding.h"
 
 #include <algorithm>
+#include <cmath>
+#include <queue>
 
 #include "tunekit/error.h"
 
@@ -36,6 +38,31 @@ size_t held_back(const std::string& text, const std::vector<std::string>& stops)
   return hold;
 }
 
+// log Σ exp(logits) over [0, n), shifted by the maximum, summed in double.
+double log_sum_exp(const float* logits, int64_t n) {
+  const float max = *std::max_element(logits, logits + n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(double(logits[i]) - max);
+  return max + std::log(sum);
+}
+
+// The ids of the k largest logits, largest first (ties: lower id first).
+std::vector<int32_t> top_ids(const float* logits, int64_t n, int k) {
+  auto better = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  std::priority_queue<int32_t, std::vector<int32_t>, decltype(better)> kept(better);  // top: the worst kept
+  for (int32_t i = 0; i < int32_t(n) && k > 0; ++i) {
+    if (int(kept.size()) < k) {
+      kept.push(i);
+    } else if (better(i, kept.top())) {
+      kept.pop();
+      kept.push(i);
+    }
+  }
+  std::vector<int32_t> top(kept.size());
+  for (size_t j = top.size(); j-- > 0; kept.pop()) top[j] = kept.top();
+  return top;
+}
+
 }  // namespace
 
 SequenceDecoder::SequenceDecoder(const Tokenizer& tokenizer, std::vector<int32_t> prompt,
@@ -51,6 +78,9 @@ SequenceDecoder::SequenceDecoder(const Tokenizer& tokenizer, std::vector<int32_t
   check(n_prompt_ > 0, "generate: the prompt has no tokens (pass text, or let the tokenizer add BOS)");
   check(options.max_tokens >= 0, "generate: max tokens must be >= 0, got ", options.max_tokens);
   check(n_prompt_ <= n_ctx, "generate: the prompt has ", n_prompt_, " tokens, more than the context of ", n_ctx);
+  check(options.top_logprobs >= -1 && options.top_logprobs <= kMaxTopLogprobs,
+        "generate: top_logprobs must be between 0 and ", kMaxTopLogprobs, " (or -1 for none), got ",
+        options.top_logprobs);
   result_.n_prompt = n_prompt_;
   if (options.max_tokens == 0) end("length");
 }
@@ -62,6 +92,7 @@ void SequenceDecoder::end(const char* reason) {
 
 std::optional<int32_t> SequenceDecoder::next(float* logits, int64_t n_vocab) {
   if (done_) return std::nullopt;
+  if (options_.top_logprobs >= 0) keep_distribution(logits, n_vocab);  // before the sampler changes logits
   const int32_t token = sampler_.sample(logits, n_vocab, history_);
   if (std::find(stop_ids_.begin(), stop_ids_.end(), token) != stop_ids_.end()) {
     end("stop");
@@ -69,7 +100,9 @@ std::optional<int32_t> SequenceDecoder::next(float* logits, int64_t n_vocab) {
   }
   result_.tokens.push_back(token);
   history_.push_back(token);
-  stop_string_seen_ = add_and_find_stop(text_, released_, stream_.push(token), stops_);
+  if (options_.top_logprobs >= 0) record_logprob(token);
+  const std::string token_text = stream_.push(token);
+  stop_string_seen_ = add_and_find_stop(text_, released_, token_text, stops_);
   const size_t upto = std::max(released_, text_.size() - (stop_string_seen_ ? 0 : held_back(text_, stops_)));
   const std::string piece = text_.substr(released_, upto - released_);
   released_ = upto;
@@ -89,6 +122,24 @@ std::optional<int32_t> SequenceDecoder::next(float* logits, int64_t n_vocab) {
   return token;
 }
 
+void SequenceDecoder::keep_distribution(const float* logits, int64_t n_vocab) {
+  raw_logits_.assign(logits, logits + n_vocab);
+  raw_lse_ = log_sum_exp(logits, n_vocab);
+}
+
+void SequenceDecoder::record_logprob(int32_t token) {
+  TokenLogprob entry;
+  entry.id = token;
+  entry.text = stream_.peek(token);  // before push: the bytes this token adds
+  entry.logprob = float(raw_logits_[size_t(token)] - raw_lse_);
+  entry.text_offset = token_bytes_;
+  token_bytes_ += entry.text.size();
+  for (int32_t id : top_ids(raw_logits_.data(), int64_t(raw_logits_.size()), options_.top_logprobs))
+    entry.top.push_back({id, stream_.peek(id), float(raw_logits_[size_t(id)] - raw_lse_)});
+  if (options_.on_logprob) options_.on_logprob(entry);
+  result_.logprobs.push_back(std::move(entry));
+}
+
 void SequenceDecoder::cancel(const std::string& reason) {
   cancelled_ = true;
   done_ = true;
@@ -98,12 +149,18 @@ void SequenceDecoder::cancel(const std::string& reason) {
 GenerateResult SequenceDecoder::finish() {
   check(done_, "SequenceDecoder::finish: the sequence has not ended");
   if (!cancelled_) {
-    if (!stop_string_seen_ && add_and_find_stop(text_, released_, stream_.flush(), stops_)) result_.finish_reason = "stop";
+    if (!stop_string_seen_ && add_and_find_stop(text_, released_, stream_.flush(), stops_)) {
+      result_.finish_reason = "stop";
+      stop_string_seen_ = true;
+    }
     const std::string tail = text_.substr(std::min(released_, text_.size()));
     released_ = text_.size();
     if (options_.on_text && !tail.empty()) options_.on_text(tail);
   }
   result_.text = text_;
+  // Entries of tokens whose bytes a stop string cut off (they start past the end of the text).
+  auto& entries = result_.logprobs;
+  while (stop_string_seen_ && !entries.empty() && entries.back().text_offset >= text_.size()) entries.pop_back();
   return std::move(result_);
 }
 

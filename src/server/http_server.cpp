@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "adapter_routes.h"
 #include "embeddings.h"
@@ -270,9 +271,10 @@ struct Server::Impl {
       GenerateResult result = start(*job, std::move(job->request)).get();
       finished(*job, result);
       if (result.finish_reason == "timeout") return send_error(res, timeout_error(options.request_timeout_s, result));
-      if (!job->rag) return send_json(res, 200, completion_json(endpoint, job->header, result));
+      const int top_logprobs = job->request.options.top_logprobs;
+      if (!job->rag) return send_json(res, 200, completion_json(endpoint, job->header, result, top_logprobs));
       result.text += citation_footer(*job->rag, result.text);
-      json body = completion_json(endpoint, job->header, result);
+      json body = completion_json(endpoint, job->header, result, top_logprobs);
       body["sources"] = sources_json(*job->rag);
       send_json(res, 200, body);
     } catch (const Error& e) {
@@ -300,19 +302,24 @@ struct Server::Impl {
       }
     };
     job.request.cancelled = cancelled;
-    job.request.options.on_text = [channel](const std::string& piece) {
-      channel->push(piece);
+    // Each piece takes the log-probabilities of the tokens since the last one (engine thread only).
+    auto logprobs = std::make_shared<std::vector<TokenLogprob>>();
+    const int top_logprobs = job.request.options.top_logprobs;
+    if (top_logprobs >= 0)
+      job.request.options.on_logprob = [logprobs](const TokenLogprob& entry) { logprobs->push_back(entry); };
+    job.request.options.on_text = [channel, logprobs, top_logprobs](const std::string& text) {
+      channel->push({text, std::exchange(*logprobs, {}), top_logprobs});
       return true;
     };
     time_first_text(job);
     try {
       std::future<GenerateResult> done = start(job, std::move(job.request));
       if (job.endpoint == Endpoint::chat) {
-        json first = chunk_json(job.endpoint, job.header, "", std::nullopt, true);
+        json first = chunk_json(job.endpoint, job.header, {}, std::nullopt, true);
         if (job.rag) first["sources"] = sources_json(*job.rag);  // before any text, so a page can show them early
         send(sse_event(first));
       }
-      std::string piece;
+      StreamPiece piece;
       for (;;) {
         if (channel->pop(piece, std::chrono::milliseconds(20))) {
           send(sse_event(chunk_json(job.endpoint, job.header, piece, std::nullopt)));
@@ -330,8 +337,8 @@ struct Server::Impl {
       } else {
         if (job.rag)
           if (const std::string footer = citation_footer(*job.rag, result.text); !footer.empty())
-            send(sse_event(chunk_json(job.endpoint, job.header, footer, std::nullopt)));
-        send(sse_event(chunk_json(job.endpoint, job.header, "", result.finish_reason)));
+            send(sse_event(chunk_json(job.endpoint, job.header, {footer}, std::nullopt)));
+        send(sse_event(chunk_json(job.endpoint, job.header, {}, result.finish_reason)));
         if (job.include_usage) send(sse_event(usage_chunk_json(job.endpoint, job.header, result)));
       }
     } catch (const Error& e) {  // headers are gone already: the error travels as an event

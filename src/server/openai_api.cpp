@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <span>
 
 namespace tunekit::server {
 
@@ -103,25 +104,22 @@ void parse_sampling(const json& body, SamplingParams& s) {
     s.seed = std::random_device{}();
 }
 
-// Token log-probabilities are not computed by the engines: asking for them is an error, not a
-// silently missing field. Chat asks with "logprobs": true or "top_logprobs" > 0; completions with
-// any "logprobs" number (0 asks for the chosen tokens' log-probabilities).
-void reject_logprobs(Endpoint endpoint, const json& body) {
-  const auto given = [&](const char* key) {
-    auto it = body.find(key);
-    return it == body.end() || it->is_null() ? json() : *it;
+// Token log-probabilities: chat asks with "logprobs": true and "top_logprobs" (0..20, alternatives per
+// token); completions with "logprobs": N (0..20). Returns options.top_logprobs (-1: not asked).
+int parse_logprobs(Endpoint endpoint, const json& body) {
+  const std::string range = "must be an integer between 0 and " + std::to_string(kMaxTopLogprobs);
+  auto count = [&](const char* key) -> std::optional<int> {
+    const json* n = field(body, key, json::value_t::number_integer, range.c_str());
+    if (!n) return std::nullopt;
+    if (n->is_number_unsigned() ? n->get<uint64_t>() > uint64_t(kMaxTopLogprobs) : (*n < 0 || *n > kMaxTopLogprobs))
+      bad_field(key, range);
+    return n->get<int>();
   };
-  const json logprobs = given("logprobs"), top = given("top_logprobs");
-  const char* asked = nullptr;
-  if (endpoint == Endpoint::chat) {
-    if (logprobs == true) asked = "logprobs";
-    else if (!top.is_null() && top != 0) asked = "top_logprobs";
-  } else if (!logprobs.is_null()) {
-    asked = "logprobs";
-  }
-  if (asked)
-    throw ApiError(400, std::string("'") + asked + "' is not supported by this server (token log-probabilities are "
-                   "not computed); leave it out", "invalid_request_error", asked, "not_supported");
+  if (endpoint == Endpoint::completions) return count("logprobs").value_or(-1);
+  const json* asked = field(body, "logprobs", json::value_t::boolean, "true or false");
+  const std::optional<int> top = count("top_logprobs");
+  if (top && !(asked && *asked == true)) bad_field("top_logprobs", "needs \"logprobs\": true");
+  return asked && *asked == true ? top.value_or(0) : -1;
 }
 
 }  // namespace
@@ -165,7 +163,10 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, int64_
     if (!fits) bad_field(max_key, "must be between 0 and " + std::to_string(max_tokens_limit) + " (the server's --max-tokens-limit)");
     r.options.max_tokens = n->get<int64_t>();
   }
-  reject_logprobs(endpoint, body);
+  r.options.top_logprobs = parse_logprobs(endpoint, body);
+  if (const json* echo = field(body, "echo", json::value_t::boolean, "true or false"); echo && *echo == true)
+    throw ApiError(400, "'echo' is not supported by this server (the prompt is not returned with the completion); "
+                   "leave it out", "invalid_request_error", "echo", "not_supported");
   r.options.stop = parse_stop(body);
   parse_sampling(body, r.options.sampling);
   return r;
@@ -197,31 +198,78 @@ json envelope(Endpoint endpoint, const ResponseHeader& h, bool chunk) {
 
 }  // namespace
 
-json completion_json(Endpoint endpoint, const ResponseHeader& h, const GenerateResult& r) {
+namespace {
+
+// UTF-8 bytes as OpenAI's "bytes": a list of integers.
+json bytes_json(const std::string& text) {
+  json bytes = json::array();
+  for (unsigned char c : text) bytes.push_back(int(c));
+  return bytes;
+}
+
+// Chat's "logprobs": {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}.
+json chat_logprobs(std::span<const TokenLogprob> entries) {
+  json content = json::array();
+  for (const TokenLogprob& e : entries) {
+    json top = json::array();
+    for (const TopLogprob& t : e.top) top.push_back({{"token", t.text}, {"logprob", t.logprob}, {"bytes", bytes_json(t.text)}});
+    content.push_back({{"token", e.text}, {"logprob", e.logprob}, {"bytes", bytes_json(e.text)}, {"top_logprobs", top}});
+  }
+  return {{"content", content}};
+}
+
+// Completions' "logprobs": parallel lists tokens, token_logprobs, top_logprobs (one {text: logprob}
+// object per token, null when no alternatives were asked for) and text_offset (bytes into the text).
+json completion_logprobs(std::span<const TokenLogprob> entries, int top_logprobs) {
+  json tokens = json::array(), logprobs = json::array(), tops = json::array(), offsets = json::array();
+  for (const TokenLogprob& e : entries) {
+    tokens.push_back(e.text);
+    logprobs.push_back(e.logprob);
+    offsets.push_back(e.text_offset);
+    if (top_logprobs == 0) continue;
+    json top = json::object();
+    for (const TopLogprob& t : e.top)
+      if (!top.contains(t.text)) top[t.text] = t.logprob;  // two tokens of the same text: the likelier
+    tops.push_back(top);
+  }
+  return {{"tokens", tokens}, {"token_logprobs", logprobs}, {"top_logprobs", top_logprobs == 0 ? json() : tops},
+          {"text_offset", offsets}};
+}
+
+json logprobs_json(Endpoint endpoint, std::span<const TokenLogprob> entries, int top_logprobs) {
+  if (top_logprobs < 0) return nullptr;
+  return endpoint == Endpoint::chat ? chat_logprobs(entries) : completion_logprobs(entries, top_logprobs);
+}
+
+}  // namespace
+
+json completion_json(Endpoint endpoint, const ResponseHeader& h, const GenerateResult& r, int top_logprobs) {
   json out = envelope(endpoint, h, false);
   json choice = {{"index", 0}};
   if (endpoint == Endpoint::chat)
     choice["message"] = {{"role", "assistant"}, {"content", r.text}};
   else
-    choice["text"] = r.text, choice["logprobs"] = nullptr;
+    choice["text"] = r.text;
+  choice["logprobs"] = logprobs_json(endpoint, r.logprobs, top_logprobs);
   choice["finish_reason"] = r.finish_reason;
   out["choices"] = json::array({choice});
   out["usage"] = usage_json(r.n_prompt, int64_t(r.tokens.size()));
   return out;
 }
 
-json chunk_json(Endpoint endpoint, const ResponseHeader& h, const std::string& text,
+json chunk_json(Endpoint endpoint, const ResponseHeader& h, const StreamPiece& piece,
                 const std::optional<std::string>& finish_reason, bool role_chunk) {
   json out = envelope(endpoint, h, true);
   json choice = {{"index", 0}};
   if (endpoint == Endpoint::chat) {
     json delta = json::object();
     if (role_chunk) delta["role"] = "assistant";
-    if (!finish_reason) delta["content"] = text;
+    if (!finish_reason) delta["content"] = piece.text;
     choice["delta"] = delta;
   } else {
-    choice["text"] = text, choice["logprobs"] = nullptr;
+    choice["text"] = piece.text;
   }
+  choice["logprobs"] = piece.logprobs.empty() ? json() : logprobs_json(endpoint, piece.logprobs, piece.top_logprobs);
   choice["finish_reason"] = finish_reason ? json(*finish_reason) : json();
   out["choices"] = json::array({choice});
   return out;

@@ -35,11 +35,11 @@ struct ApiRequest {
   std::vector<ChatMessage> messages;  // chat
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
-  GenerateOptions options;            // max_tokens, sampling, stop (on_text and adapter unset)
+  GenerateOptions options;            // max_tokens, sampling, stop, top_logprobs (on_text and adapter unset)
 };
 
 // Parses and checks a body: JSON syntax, field types, max_tokens in [0, max_tokens_limit],
-// temperature, top_p, n == 1. Throws ApiError (400) naming the field.
+// temperature, top_p, n == 1, logprobs / top_logprobs. Throws ApiError (400) naming the field.
 ApiRequest parse_request(Endpoint endpoint, const std::string& body, int64_t max_tokens_limit,
                          int64_t default_max_tokens);
 
@@ -52,11 +52,20 @@ struct ResponseHeader {
 ResponseHeader new_response_header(Endpoint endpoint, const std::string& model);
 
 nlohmann::json usage_json(int64_t prompt_tokens, int64_t completion_tokens);
-// The whole non-streaming response (text_completion or chat.completion).
-nlohmann::json completion_json(Endpoint endpoint, const ResponseHeader& header, const GenerateResult& result);
+// The whole non-streaming response (text_completion or chat.completion); top_logprobs as in the
+// request's options (-1: "logprobs" is null).
+nlohmann::json completion_json(Endpoint endpoint, const ResponseHeader& header, const GenerateResult& result,
+                               int top_logprobs = -1);
+// A piece of streamed text and the log-probabilities of the tokens that produced it.
+struct StreamPiece {
+  std::string text;
+  std::vector<TokenLogprob> logprobs{};
+  int top_logprobs = -1;
+};
 // One stream chunk: a text piece (finish_reason null), or the final one (text "", finish_reason set).
-// For chat the first chunk carries the assistant role (role_chunk).
-nlohmann::json chunk_json(Endpoint endpoint, const ResponseHeader& header, const std::string& text,
+// For chat the first chunk carries the assistant role (role_chunk). "logprobs" is null unless the
+// piece has entries.
+nlohmann::json chunk_json(Endpoint endpoint, const ResponseHeader& header, const StreamPiece& piece,
                           const std::optional<std::string>& finish_reason, bool role_chunk = false);
 // The usage chunk sent last when stream_options.include_usage is set (empty choices).
 nlohmann::json usage_chunk_json(Endpoint endpoint, const ResponseHeader& header, const GenerateResult& result);

@@ -1,5 +1,5 @@
-// TextChannel: hands text pieces from the engine's thread (producer) to the HTTP thread that
-// streams them to the client (consumer).
+// TextChannel: hands text pieces (with their tokens' log-probabilities) from the engine's thread
+// (producer) to the HTTP thread that streams them to the client (consumer).
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -7,11 +7,13 @@
 #include <mutex>
 #include <string>
 
+#include "openai_api.h"
+
 namespace tunekit::server {
 
 class TextChannel {
  public:
-  void push(std::string piece) {
+  void push(StreamPiece piece) {
     {
       std::lock_guard lock(mutex_);
       pieces_.push_back(std::move(piece));
@@ -19,7 +21,7 @@ class TextChannel {
     ready_.notify_one();
   }
   // Waits up to `timeout` for a piece; false when none came.
-  bool pop(std::string& piece, std::chrono::milliseconds timeout) {
+  bool pop(StreamPiece& piece, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     if (!ready_.wait_for(lock, timeout, [this] { return !pieces_.empty(); })) return false;
     piece = std::move(pieces_.front());
@@ -30,7 +32,7 @@ class TextChannel {
  private:
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<std::string> pieces_;
+  std::deque<StreamPiece> pieces_;
 };
 
 }  // namespace tunekit::server

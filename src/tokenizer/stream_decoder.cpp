@@ -15,6 +15,7 @@ constexpr size_t kWindowKeep = 4;  // ...keeping this many for context
 std::string StreamDecoder::push(int32_t id) {
   ids_.push_back(id);
   const std::string text = tok_.decode(ids_);
+  decoded_ = text.size();
   std::string out;
   if (text.size() > emitted_) {
     const std::string_view fresh = std::string_view(text).substr(emitted_);
@@ -23,16 +24,23 @@ std::string StreamDecoder::push(int32_t id) {
   }
   if (ids_.size() > kWindowMax && emitted_ == text.size()) {
     ids_.erase(ids_.begin(), ids_.end() - kWindowKeep);
-    emitted_ = tok_.decode(ids_).size();
+    emitted_ = decoded_ = tok_.decode(ids_).size();
   }
   return out;
+}
+
+std::string StreamDecoder::peek(int32_t id) const {
+  std::vector<int32_t> ids = ids_;
+  ids.push_back(id);
+  const std::string text = tok_.decode(ids);
+  return text.size() > decoded_ ? text.substr(decoded_) : std::string();
 }
 
 std::string StreamDecoder::flush() {
   const std::string text = tok_.decode(ids_);
   std::string out = text.size() > emitted_ ? text.substr(emitted_) : std::string();
   ids_.clear();
-  emitted_ = 0;
+  emitted_ = decoded_ = 0;
   return out;
 }
 

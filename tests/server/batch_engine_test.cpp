@@ -99,6 +99,39 @@ TEST_F(BatchEngineTest, BaseAndTwoAdaptersInOneBatchGiveEachOnesOwnText) {
   EXPECT_LT(stats.steps, 9 * 48);  // batched: far fewer passes than one per token of each request
 }
 
+TEST_F(BatchEngineTest, LogprobsOfBatchedRequestsEqualGeneratesAlone) {
+  server::BatchEngine engine(*model_, *tok_);
+  const std::vector<const LoraAdapter*> adapters{nullptr, adapter_1_.get(), adapter_2_.get()};
+  std::vector<std::future<GenerateResult>> results;
+  for (const LoraAdapter* adapter : adapters) {
+    server::EngineRequest r = greedy("Once upon a time", 24, adapter);
+    r.options.top_logprobs = 3;
+    results.push_back(engine.submit(std::move(r)));
+  }
+  for (size_t i = 0; i < adapters.size(); ++i) {
+    SCOPED_TRACE("adapter " + std::to_string(i));
+    GenerateOptions opt;
+    opt.max_tokens = 24;
+    opt.sampling.temperature = 0;
+    opt.adapter = adapters[i];
+    opt.top_logprobs = 3;
+    const GenerateResult want = generate(*model_, *tok_, tok_->encode("Once upon a time", true), opt);
+    const GenerateResult got = results[i].get();
+    ASSERT_EQ(got.logprobs.size(), want.logprobs.size());
+    ASSERT_EQ(got.logprobs.size(), got.tokens.size());
+    for (size_t t = 0; t < got.logprobs.size(); ++t) {
+      EXPECT_EQ(got.logprobs[t].id, want.logprobs[t].id);
+      EXPECT_EQ(got.logprobs[t].text, want.logprobs[t].text);
+      EXPECT_NEAR(got.logprobs[t].logprob, want.logprobs[t].logprob, 1e-4);
+      ASSERT_EQ(got.logprobs[t].top.size(), 3u);
+      for (size_t j = 0; j < 3; ++j) {
+        EXPECT_EQ(got.logprobs[t].top[j].id, want.logprobs[t].top[j].id);
+        EXPECT_NEAR(got.logprobs[t].top[j].logprob, want.logprobs[t].top[j].logprob, 1e-4);
+      }
+    }
+  }
+}
+
 TEST_F(BatchEngineTest, PreemptedRequestsAreRecomputedToTheSameText) {
   server::BatchEngineOptions options;
   options.kv_block_size = 8;

@@ -86,6 +86,55 @@ TEST_F(Chat, StreamStartsWithTheRoleAndEndsWithFinishThenDone) {
   EXPECT_EQ(text, want.text);
 }
 
+TEST_F(Chat, LogprobsListEachTokenWithItsBytesAndAlternatives) {
+  const std::string text = served_.chat_template->apply(kChatMessages, true, tok_->bos_token(), tok_->eos_token());
+  GenerateOptions opt;
+  opt.max_tokens = 12;
+  opt.sampling.temperature = 0;
+  opt.top_logprobs = 3;
+  const GenerateResult want = generate(model_, *tok_, tok_->encode(text, false), opt);
+  ASSERT_FALSE(want.logprobs.empty());
+  auto res = server_->post("/v1/chat/completions", {{"messages", kMessages}, {"max_tokens", 12}, {"temperature", 0},
+                                                     {"logprobs", true}, {"top_logprobs", 3}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json content = json::parse(res->body)["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), want.logprobs.size());
+  std::string joined;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const json& entry = content[i];
+    const TokenLogprob& w = want.logprobs[i];
+    std::string bytes;
+    for (const json& b : entry["bytes"]) bytes += char(b.get<int>());
+    EXPECT_EQ(bytes, w.text);
+    joined += bytes;
+    EXPECT_NEAR(entry["logprob"].get<double>(), w.logprob, 1e-6);
+    ASSERT_EQ(entry["top_logprobs"].size(), 3u);
+    for (size_t j = 0; j < 3; ++j) {
+      EXPECT_NEAR(entry["top_logprobs"][j]["logprob"].get<double>(), w.top[j].logprob, 1e-6);
+      EXPECT_EQ(entry["top_logprobs"][j]["bytes"].size(), w.top[j].text.size());
+    }
+    EXPECT_NEAR(entry["top_logprobs"][0]["logprob"].get<double>(), w.logprob, 1e-6);  // greedy: the likeliest
+  }
+  EXPECT_EQ(joined, want.text);
+  // Streamed, the entries come in the chunks and add up to the same list.
+  auto stream = server_->post("/v1/chat/completions", {{"messages", kMessages}, {"max_tokens", 12}, {"temperature", 0},
+                                                        {"logprobs", true}, {"stream", true}});
+  ASSERT_TRUE(stream);
+  std::vector<double> streamed;
+  for (const std::string& event : test::sse_payloads(stream->body)) {
+    if (event == "[DONE]") break;
+    const json lp = json::parse(event)["choices"][0]["logprobs"];
+    if (lp.is_null()) continue;
+    for (const json& entry : lp["content"]) {
+      EXPECT_TRUE(entry["top_logprobs"].empty());  // top_logprobs not given: 0 alternatives
+      streamed.push_back(entry["logprob"].get<double>());
+    }
+  }
+  ASSERT_EQ(streamed.size(), want.logprobs.size());
+  for (size_t i = 0; i < streamed.size(); ++i) EXPECT_NEAR(streamed[i], want.logprobs[i].logprob, 1e-6);
+}
+
 TEST_F(Chat, ContentPartsAreJoined) {
   const GenerateResult want = expected({{"user", "What is the femur?"}}, 6);
   json parts = {{{"type", "text"}, {"text", "What is "}}, {{"type", "text"}, {"text", "the femur?"}}};

@@ -71,6 +71,75 @@ TEST_F(Completions, StreamedChunksConcatenateToTheSameTextThenDone) {
   EXPECT_EQ(usage["usage"]["completion_tokens"], want.tokens.size());
 }
 
+// generate() with top_logprobs: the reference the server's logprobs must equal.
+GenerateResult with_logprobs(const Model& model, const Tokenizer& tok, const std::string& prompt, int64_t max_tokens,
+                             int top) {
+  GenerateOptions opt;
+  opt.max_tokens = max_tokens;
+  opt.sampling.temperature = 0;
+  opt.top_logprobs = top;
+  return generate(model, tok, tok.encode(prompt, true), opt);
+}
+
+TEST_F(Completions, LogprobsAreParallelListsOfTheGeneratedTokens) {
+  const GenerateResult want = with_logprobs(*model_, *tok_, "Once upon a time", 30, 2);
+  auto res = server_->post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 30},
+                                                {"temperature", 0}, {"logprobs", 2}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json choice = json::parse(res->body)["choices"][0];
+  EXPECT_EQ(choice["text"], want.text);
+  const json& lp = choice["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), want.tokens.size());
+  ASSERT_EQ(lp["token_logprobs"].size(), want.tokens.size());
+  ASSERT_EQ(lp["top_logprobs"].size(), want.tokens.size());
+  ASSERT_EQ(lp["text_offset"].size(), want.tokens.size());
+  std::string joined;
+  for (size_t i = 0; i < want.tokens.size(); ++i) {
+    EXPECT_EQ(lp["text_offset"][i], joined.size());
+    joined += lp["tokens"][i].get<std::string>();
+    EXPECT_NEAR(lp["token_logprobs"][i].get<double>(), want.logprobs[i].logprob, 1e-6);
+    const json& top = lp["top_logprobs"][i];  // {text: logprob}; greedy: the chosen token is the likeliest
+    ASSERT_TRUE(top.is_object());
+    ASSERT_GE(top.size(), 1u);
+    EXPECT_NEAR(top[want.logprobs[i].text].get<double>(), want.logprobs[i].logprob, 1e-6);
+    for (const auto& [text, value] : top.items()) EXPECT_LE(value.get<double>(), want.logprobs[i].logprob + 1e-6);
+  }
+  EXPECT_EQ(joined, want.text);
+  // Not asked: null, as OpenAI sends it.
+  auto plain = server_->post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 5}});
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE(json::parse(plain->body)["choices"][0]["logprobs"].is_null());
+}
+
+TEST_F(Completions, StreamedLogprobsTravelWithTheirTextAndAddUpToTheWholeList) {
+  const GenerateResult want = with_logprobs(*model_, *tok_, "The cat", 40, 0);
+  auto res = server_->post("/v1/completions", {{"prompt", "The cat"}, {"max_tokens", 40}, {"temperature", 0},
+                                                {"logprobs", 0}, {"stream", true}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  std::vector<std::string> tokens;
+  std::vector<double> logprobs;
+  std::string text;
+  for (const std::string& event : test::sse_payloads(res->body)) {
+    if (event == "[DONE]") break;
+    const json choice = json::parse(event)["choices"][0];
+    text += choice["text"].get<std::string>();
+    if (choice["logprobs"].is_null()) continue;
+    EXPECT_TRUE(choice["logprobs"]["top_logprobs"].is_null());  // logprobs 0: no alternatives
+    for (const json& t : choice["logprobs"]["tokens"]) tokens.push_back(t);
+    for (const json& v : choice["logprobs"]["token_logprobs"]) logprobs.push_back(v);
+    // every piece's tokens start where the text streamed so far ends, at most
+    EXPECT_LE(choice["logprobs"]["text_offset"][0].get<size_t>(), text.size());
+  }
+  EXPECT_EQ(text, want.text);
+  ASSERT_EQ(tokens.size(), want.logprobs.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    EXPECT_EQ(tokens[i], want.logprobs[i].text);
+    EXPECT_NEAR(logprobs[i], want.logprobs[i].logprob, 1e-6);
+  }
+}
+
 TEST_F(Completions, StopStringCutsTheText) {
   const GenerateResult full = expected("Once upon a time", 60);
   ASSERT_GT(full.text.size(), 20u);

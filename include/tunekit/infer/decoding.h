@@ -36,8 +36,9 @@ class SequenceDecoder {
   GenerateResult finish();
 
  private:
-  class StopStrings;
   void end(const char* reason);
+  void keep_distribution(const float* logits, int64_t n_vocab);  // raw_logits_, raw_lse_
+  void record_logprob(int32_t token);  // the token's TokenLogprob from the kept distribution
 
   GenerateOptions options_;
   int64_t n_ctx_, n_prompt_;
@@ -45,6 +46,9 @@ class SequenceDecoder {
   StreamDecoder stream_;
   std::vector<int32_t> history_, stop_ids_;
   std::vector<std::string> stops_;
+  std::vector<float> raw_logits_;  // [n_vocab]: the last logits before sampling (with top_logprobs >= 0)
+  double raw_lse_ = 0;             // log Σ exp(raw_logits_)
+  size_t token_bytes_ = 0;         // bytes the generated tokens add up to (their TokenLogprob texts)
   std::string text_;       // generated text so far, cut before a matched stop string
   size_t released_ = 0;    // bytes of text_ already passed to on_text
   bool stop_string_seen_ = false, cancelled_ = false, done_ = false;

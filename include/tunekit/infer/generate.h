@@ -14,6 +14,18 @@
 
 namespace tunekit {
 
+// The log-probability of one generated token under the model (log-softmax of its raw logits, before
+// repetition penalty, temperature or any filtering), with the most probable alternatives there.
+struct TopLogprob {
+  int32_t id = 0;
+  std::string text;  // the bytes this token adds to the output where it stands (maybe part of a character)
+  float logprob = 0;
+};
+struct TokenLogprob : TopLogprob {
+  size_t text_offset = 0;       // where its bytes start in the output
+  std::vector<TopLogprob> top;  // the most probable tokens at this position, most probable first
+};
+
 struct GenerateOptions {
   int64_t max_tokens = 256;
   SamplingParams sampling;
@@ -24,12 +36,20 @@ struct GenerateOptions {
   // Called with each piece of final text (never a part of a stop string or of a UTF-8
   // character); return false to cancel.
   std::function<bool(const std::string& text)> on_text;
+  // -1: no log-probabilities; 0..kMaxTopLogprobs: each generated token's, with that many alternatives.
+  int top_logprobs = -1;
+  // With top_logprobs >= 0, called with each token's entry before on_text sees its text. Entries of
+  // tokens whose text a stop string cuts off are passed here but left out of the result.
+  std::function<void(const TokenLogprob&)> on_logprob;
 };
+
+constexpr int kMaxTopLogprobs = 20;
 
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (without the prompt, without a matched stop id)
   std::string text;             // their text, cut before a matched stop string
   std::string finish_reason;    // "stop" | "length" | "cancelled" (| "timeout" from a server engine)
+  std::vector<TokenLogprob> logprobs;  // with options.top_logprobs >= 0: one per token of `text`
   int64_t n_prompt = 0;
   double prefill_seconds = 0, decode_seconds = 0;
 };

@@ -58,11 +58,15 @@ class StreamDecoder {
   explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
   std::string push(int32_t id);
   std::string flush();  // whatever is left at the end
+  // The bytes id adds to decode() of the ids pushed so far (a token may end mid-character), without
+  // pushing it.
+  std::string peek(int32_t id) const;
 
  private:
   const Tokenizer& tok_;
   std::vector<int32_t> ids_;  // the recent ids decoded together (a window, not the whole history)
   size_t emitted_ = 0;        // bytes of decode(ids_) already returned
+  size_t decoded_ = 0;        // bytes of decode(ids_), complete characters or not
 };
 
 }  // namespace tunekit

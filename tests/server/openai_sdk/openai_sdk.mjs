@@ -1,5 +1,6 @@
 // Talks to a running `tunekit serve` through the official openai npm SDK: models, chat (plain and
-// streamed), completion (plain and streamed), embeddings (the SDK's default base64 and float),
+// streamed), completion (plain and streamed), token logprobs of both, embeddings (the SDK's default
+// base64 and float),
 // errors, and, through plain fetch (the SDK has no call for it), vLLM's load/unload of a LoRA
 // adapter. Greedy requests, so the streamed text must equal the plain one.
 // Usage: node openai_sdk.mjs BASE_URL API_KEY MODEL_ID ADAPTER_DIR
@@ -34,9 +35,25 @@ for await (const chunk of chatStream) {
 check("chat stream equals the plain reply", streamed === reply, `${JSON.stringify(streamed)} vs ${JSON.stringify(reply)}`);
 check("chat stream finish_reason", finish === chat.choices[0].finish_reason, String(finish));
 
+const chatLogprobs = await client.chat.completions.create({ model, messages, max_tokens: 8, temperature: 0,
+                                                           logprobs: true, top_logprobs: 2 });
+const content = chatLogprobs.choices[0].logprobs?.content ?? [];
+check("chat logprobs: one entry per token, the greedy token the likelier alternative",
+      content.length === chatLogprobs.usage.completion_tokens &&
+      Buffer.from(content.flatMap((e) => e.bytes)).toString("utf8") === reply &&
+      content.every((e) => e.logprob <= 0 && e.top_logprobs.length === 2 &&
+                           Math.abs(e.top_logprobs[0].logprob - e.logprob) < 1e-6 && Array.isArray(e.bytes)),
+      JSON.stringify(chatLogprobs.choices[0].logprobs));
+
 const completion = await client.completions.create({ model, prompt: "Once upon a time", max_tokens: 8, temperature: 0 });
 check("completion", completion.object === "text_completion" && typeof completion.choices[0].text === "string",
       JSON.stringify(completion));
+const completionLogprobs = await client.completions.create({ model, prompt: "Once upon a time", max_tokens: 8,
+                                                             temperature: 0, logprobs: 1 });
+const lp = completionLogprobs.choices[0].logprobs;
+check("completion logprobs: parallel lists over the text",
+      lp && lp.tokens.join("") === completion.choices[0].text && lp.token_logprobs.length === lp.tokens.length &&
+      lp.top_logprobs.length === lp.tokens.length && lp.text_offset[0] === 0, JSON.stringify(lp));
 let streamedText = "";
 const completionStream = await client.completions.create({ model, prompt: "Once upon a time", max_tokens: 8,
                                                            temperature: 0, stream: true });
