@@ -1,10 +1,10 @@
 #include "tunekit/infer/decoding.h"
 
 #include <algorithm>
-#include <cmath>
 #include <queue>
 
 #include "tunekit/error.h"
+#include "tunekit/ops/ops.h"
 
 namespace tunekit {
 
@@ -36,14 +36,6 @@ size_t held_back(const std::string& text, const std::vector<std::string>& stops)
         break;
       }
   return hold;
-}
-
-// log Σ exp(logits) over [0, n), shifted by the maximum, summed in double.
-double log_sum_exp(const float* logits, int64_t n) {
-  const float max = *std::max_element(logits, logits + n);
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += std::exp(double(logits[i]) - max);
-  return max + std::log(sum);
 }
 
 // The ids of the k largest logits, largest first (ties: lower id first).
@@ -124,7 +116,7 @@ std::optional<int32_t> SequenceDecoder::next(float* logits, int64_t n_vocab) {
 
 void SequenceDecoder::keep_distribution(const float* logits, int64_t n_vocab) {
   raw_logits_.assign(logits, logits + n_vocab);
-  raw_lse_ = log_sum_exp(logits, n_vocab);
+  raw_lse_ = ops::log_sum_exp(logits, n_vocab);
 }
 
 void SequenceDecoder::record_logprob(int32_t token) {

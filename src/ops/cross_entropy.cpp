@@ -13,6 +13,7 @@
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/ops/backward.h"
+#include "tunekit/ops/ops.h"
 
 namespace tunekit::ops {
 
@@ -21,20 +22,10 @@ namespace {
 // In place on logits[0, V): the row's loss term lse - logits[target] (unweighted), and with
 // grad != 0 the row becomes grad · (softmax - onehot(target)).
 double softmax_row(float* logits, int64_t V, int32_t target, float grad) {
-  const float max = max_of(logits, V);
-  int64_t j = 0;
-  float sum = 0.0f;
-#ifdef __AVX512F__
-  const __m512 vmax = _mm512_set1_ps(max);
-  __m512 acc = _mm512_setzero_ps();
-  for (; j + 16 <= V; j += 16) acc = _mm512_add_ps(acc, exp512(_mm512_sub_ps(_mm512_loadu_ps(logits + j), vmax)));
-  sum = _mm512_reduce_add_ps(acc);
-#endif
-  for (; j < V; ++j) sum += std::exp(logits[j] - max);
-  const float lse = max + std::log(sum);
+  const float lse = log_sum_exp(logits, V);
   const double loss = double(lse) - double(logits[target]);
   if (grad != 0.0f) {
-    j = 0;
+    int64_t j = 0;
 #ifdef __AVX512F__
     const __m512 vlse = _mm512_set1_ps(lse), vgrad = _mm512_set1_ps(grad);
     for (; j + 16 <= V; j += 16)

@@ -1,4 +1,4 @@
-// Row-wise and element-wise kernels: rmsnorm, swiglu, softmax.
+// Row-wise and element-wise kernels: rmsnorm, swiglu, softmax, log_sum_exp.
 #include <cmath>
 
 #include "ops/simd_math.h"
@@ -89,6 +89,21 @@ void softmax(float* x, int64_t n) {
   for (; i < n; ++i) sum += (x[i] = std::exp(x[i] - max));
   float inv = 1.0f / sum;
   for (i = 0; i < n; ++i) x[i] *= inv;
+}
+
+float log_sum_exp(const float* x, int64_t n) {
+  check(n > 0, "log_sum_exp: empty input");
+  const float max = max_of(x, n);
+  int64_t i = 0;
+  float sum = 0.0f;
+#ifdef __AVX512F__
+  const __m512 vmax = _mm512_set1_ps(max);
+  __m512 acc = _mm512_setzero_ps();
+  for (; i + 16 <= n; i += 16) acc = _mm512_add_ps(acc, exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vmax)));
+  sum = _mm512_reduce_add_ps(acc);
+#endif
+  for (; i < n; ++i) sum += std::exp(x[i] - max);
+  return max + std::log(sum);
 }
 
 }  // namespace tunekit::ops

@@ -93,4 +93,11 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = float(e[size_t(i)] / sum);
 }
 
+float log_sum_exp(const float* x, int64_t n) {
+  double max = -INFINITY, sum = 0;
+  for (int64_t i = 0; i < n; ++i) max = std::max(max, double(x[i]));
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(double(x[i]) - max);
+  return float(max + std::log(sum));
+}
+
 }  // namespace tunekit::ops::ref

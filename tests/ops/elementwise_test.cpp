@@ -1,7 +1,8 @@
-// rmsnorm, swiglu and softmax against the double-precision references.
+// rmsnorm, swiglu, softmax and log_sum_exp against the double-precision references.
 #include <gtest/gtest.h>
 
 #include "ops/ops_test_util.h"
+#include "tunekit/error.h"
 #include "tunekit/ops/ops.h"
 #include "tunekit/ops/reference.h"
 
@@ -42,4 +43,16 @@ TEST(Elementwise, Softmax) {
     ops::ref::softmax(want.data(), n);
     test::expect_close(x, want, 1e-9, 1e-5, "softmax");
   }
+}
+
+TEST(Elementwise, LogSumExp) {
+  for (int64_t n : {1, 5, 16, 17, 49152}) {
+    auto x = test::random_normal(size_t(n), 5, 10.0f);
+    x[size_t(n) / 2] = 85.0f;  // exp(85) overflows a float: the shift by the maximum must hold
+    const float got = ops::log_sum_exp(x.data(), n), want = ops::ref::log_sum_exp(x.data(), n);
+    EXPECT_NEAR(got, want, 1e-5 * std::abs(want)) << "n = " << n;
+  }
+  const float constant[3] = {-2.0f, -2.0f, -2.0f};
+  EXPECT_NEAR(ops::log_sum_exp(constant, 3), -2.0f + std::log(3.0f), 1e-6);
+  EXPECT_THROW(ops::log_sum_exp(constant, 0), Error);
 }

@@ -47,7 +47,7 @@ class SequenceDecoder {
   std::vector<int32_t> history_, stop_ids_;
   std::vector<std::string> stops_;
   std::vector<float> raw_logits_;  // [n_vocab]: the last logits before sampling (with top_logprobs >= 0)
-  double raw_lse_ = 0;             // log Σ exp(raw_logits_)
+  float raw_lse_ = 0;              // log Σ exp(raw_logits_)
   size_t token_bytes_ = 0;         // bytes the generated tokens add up to (their TokenLogprob texts)
   std::string text_;       // generated text so far, cut before a matched stop string
   size_t released_ = 0;    // bytes of text_ already passed to on_text

@@ -68,6 +68,8 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
 // In place, numerically stable.
 void softmax(float* x, int64_t n);
+// log Σ exp(x[0, n)), shifted by the maximum (n >= 1).
+float log_sum_exp(const float* x, int64_t n);
 
 // Codecs: n values (a multiple of the block size) between f32 and a storage dtype.
 void quantize(const float* src, DType dtype, int64_t n, void* dst);

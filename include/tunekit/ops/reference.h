@@ -16,5 +16,6 @@ void attention(const float* q, const float* k_cache, const float* v_cache, float
                const int32_t* positions, int64_t n_head, int64_t n_head_kv, int64_t d_head, int64_t window = 0);
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 void softmax(float* x, int64_t n);
+float log_sum_exp(const float* x, int64_t n);
 
 }  // namespace tunekit::ops::ref
