@@ -2,6 +2,7 @@
 #include "model_choice.h"
 
 #include "openai_api.h"
+#include "rag_chat.h"
 
 namespace tunekit::server {
 
@@ -47,6 +48,11 @@ json models_json(const ServedModel& served) {
   if (served.adapters)
     for (const std::string& name : served.adapters->names()) data.push_back(entry(name, served.name));
   if (served.encoder) data.push_back(entry(served.encoder->name(), ""));
+  for (const auto& knowledge_base : served.knowledge_bases) {  // chat grounded in it (ADAPTER+kb:NAME works too)
+    json alias = entry(knowledge_base_alias(served.name, knowledge_base.first), served.name);
+    alias["knowledge_base"] = knowledge_base.first;
+    data.push_back(alias);
+  }
   return {{"object", "list"}, {"data", data}};
 }
 

@@ -21,7 +21,8 @@ struct ModelChoice {
 // ApiError: 404 model_not_found for a name nobody serves, 500 when an evicted adapter cannot be read again.
 ModelChoice choose_model(const ServedModel& served, const std::string& name, bool for_embeddings);
 
-// GET /v1/models: the base, each registered adapter (parent: the base) and the encoder.
+// GET /v1/models: the base, each registered adapter (parent: the base), the encoder, and for each
+// knowledge base the alias "BASE+kb:NAME" (parent: the base; "knowledge_base": NAME) that chats with it.
 nlohmann::json models_json(const ServedModel& served);
 
 }  // namespace tunekit::server

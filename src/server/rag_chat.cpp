@@ -36,6 +36,8 @@ ModelAndKb select_knowledge_base(const std::string& model, const std::string& kb
   return out;
 }
 
+std::string knowledge_base_alias(const std::string& model, const std::string& kb) { return model + kAliasMarker + kb; }
+
 const ServedKnowledgeBase& find_knowledge_base(const ServedModel& served, const std::string& name) {
   auto it = served.knowledge_bases.find(name);
   if (it == served.knowledge_bases.end())

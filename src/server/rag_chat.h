@@ -30,6 +30,8 @@ struct ModelAndKb {
 // Splits "MODEL+kb:NAME" into both; otherwise the model as it is and the "kb" field. An alias and
 // a "kb" field that name different knowledge bases are an ApiError (400).
 ModelAndKb select_knowledge_base(const std::string& model, const std::string& kb_field);
+// "MODEL+kb:NAME": the model name that selects knowledge base `kb` for chat with `model`.
+std::string knowledge_base_alias(const std::string& model, const std::string& kb);
 
 // The served knowledge base of that name; ApiError 404 when there is none.
 const ServedKnowledgeBase& find_knowledge_base(const ServedModel& served, const std::string& name);

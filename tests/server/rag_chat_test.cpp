@@ -293,6 +293,28 @@ TEST_F(RagChat, KnowledgeBasesAreListed) {
   EXPECT_EQ(j["data"][0]["retrieval"], "bm25");
 }
 
+TEST_F(RagChat, ModelListOffersTheAliasOfEachKnowledgeBaseAndItAnswersWithSources) {
+  auto res = server_->client().Get("/v1/models");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  const json models = json::parse(res->body);
+  json alias;
+  for (const json& m : models["data"])
+    if (m["id"] == "stories260K+kb:docs") alias = m;
+  ASSERT_FALSE(alias.is_null()) << res->body;
+  EXPECT_EQ(alias["object"], "model");
+  EXPECT_EQ(alias["parent"], "stories260K");
+  EXPECT_EQ(alias["knowledge_base"], "docs");
+  // What a client that can only pick a model from the list sends: no "kb" field, the alias as model.
+  json body = ask_body(kGlucoseQuestion, 16);
+  body.erase("kb");
+  body["model"] = alias["id"];
+  auto chat = server_->post("/v1/chat/completions", body);
+  ASSERT_TRUE(chat);
+  ASSERT_EQ(chat->status, 200) << chat->body;
+  EXPECT_FALSE(json::parse(chat->body)["sources"].empty());
+}
+
 TEST_F(RagChat, HybridWhenTheBaseHasVectors) {
   const auto dir = test::temp_dir("rag_chat_dense_kb");
   {
