@@ -57,6 +57,16 @@ std::vector<int32_t> top_ids(const float* logits, int64_t n, int k) {
 
 }  // namespace
 
+TokenLogprob token_logprob(const float* logits, int64_t n_vocab, float lse, int32_t token, int top_logprobs,
+                           const StreamDecoder& stream) {
+  TokenLogprob entry;
+  entry.id = token;
+  entry.text = stream.peek(token);
+  entry.logprob = logits[token] - lse;
+  for (int32_t id : top_ids(logits, n_vocab, top_logprobs)) entry.top.push_back({id, stream.peek(id), logits[id] - lse});
+  return entry;
+}
+
 SequenceDecoder::SequenceDecoder(const Tokenizer& tokenizer, std::vector<int32_t> prompt,
                                  const GenerateOptions& options, int64_t n_ctx)
     : options_(options),
@@ -120,14 +130,10 @@ void SequenceDecoder::keep_distribution(const float* logits, int64_t n_vocab) {
 }
 
 void SequenceDecoder::record_logprob(int32_t token) {
-  TokenLogprob entry;
-  entry.id = token;
-  entry.text = stream_.peek(token);  // before push: the bytes this token adds
-  entry.logprob = float(raw_logits_[size_t(token)] - raw_lse_);
+  TokenLogprob entry = token_logprob(raw_logits_.data(), int64_t(raw_logits_.size()), raw_lse_, token,
+                                     options_.top_logprobs, stream_);
   entry.text_offset = token_bytes_;
   token_bytes_ += entry.text.size();
-  for (int32_t id : top_ids(raw_logits_.data(), int64_t(raw_logits_.size()), options_.top_logprobs))
-    entry.top.push_back({id, stream_.peek(id), float(raw_logits_[size_t(id)] - raw_lse_)});
   if (options_.on_logprob) options_.on_logprob(entry);
   result_.logprobs.push_back(std::move(entry));
 }

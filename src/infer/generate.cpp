@@ -6,6 +6,7 @@
 #include "tunekit/error.h"
 #include "tunekit/infer/decoding.h"
 #include "tunekit/models/forward.h"
+#include "tunekit/ops/ops.h"
 
 namespace tunekit {
 
@@ -47,6 +48,45 @@ GenerateResult generate(const Model& model, const Tokenizer& tokenizer, const st
   result.prefill_seconds = prefill_seconds;
   result.decode_seconds = seconds_since(t0);
   return result;
+}
+
+std::vector<TokenLogprob> prompt_logprobs(const Model& model, const Tokenizer& tokenizer,
+                                          const std::vector<int32_t>& prompt, int top_logprobs,
+                                          const LoraAdapter* adapter, int64_t prefill_chunk) {
+  const ModelConfig& c = model.config;
+  const int64_t n = int64_t(prompt.size()), V = c.n_vocab;
+  check(n > 0 && n <= c.n_ctx, "prompt_logprobs: the prompt has ", n, " tokens; the model's context is ", c.n_ctx);
+  check(top_logprobs >= 0 && top_logprobs <= kMaxTopLogprobs, "prompt_logprobs: top_logprobs must be between 0 and ",
+        kMaxTopLogprobs, ", got ", top_logprobs);
+  check(prefill_chunk > 0, "prompt_logprobs: prefill chunk must be positive");
+  if (adapter) adapter->validate(c, "prompt_logprobs: adapter");
+  KvCache cache(c, n);
+  Workspace ws;
+  StreamDecoder stream(tokenizer);
+  std::vector<TokenLogprob> entries;
+  size_t bytes = 0;
+  auto add = [&](TokenLogprob entry) {
+    entry.text_offset = bytes;
+    bytes += entry.text.size();
+    stream.push(entry.id);
+    entries.push_back(std::move(entry));
+  };
+  TokenLogprob first;
+  first.id = prompt[0];
+  first.text = stream.peek(prompt[0]);
+  first.scored = false;
+  add(std::move(first));
+  std::vector<float> logits;
+  for (int64_t p0 = 0; p0 < n - 1; p0 += prefill_chunk) {  // the last token's logits score nothing
+    const int64_t rows = std::min(prefill_chunk, n - 1 - p0);
+    logits.resize(size_t(rows * V));
+    forward(model, prompt.data() + p0, rows, p0, cache, ws, logits.data(), /*all_logits=*/true, adapter);
+    for (int64_t r = 0; r < rows; ++r) {  // row r predicts token p0 + r + 1
+      const float* row = logits.data() + r * V;
+      add(token_logprob(row, V, ops::log_sum_exp(row, V), prompt[size_t(p0 + r + 1)], top_logprobs, stream));
+    }
+  }
+  return entries;
 }
 
 }  // namespace tunekit

@@ -40,7 +40,26 @@ struct PreparedCompletion {
   EngineRequest request;
   bool include_usage = false;
   std::optional<rag::GroundedQuestion> rag;  // RAG chat: the prompt's numbered sources
+  std::optional<StreamPiece> echo;            // completions with "echo": the prompt (and its logprobs)
 };
+
+// The prompt of an "echo" completion as it comes back first: its text as sent and, when logprobs
+// are asked for, every prompt token's (prompt_logprobs: offsets into the decoded prompt).
+StreamPiece echoed_prompt(const ServedModel& served, const ApiRequest& r, const EngineRequest& request) {
+  StreamPiece echo{r.prompt, {}, r.options.top_logprobs};
+  if (r.options.top_logprobs >= 0)
+    echo.logprobs = prompt_logprobs(*served.model, *served.tokenizer, request.prompt, r.options.top_logprobs,
+                                    r.options.adapter);
+  return echo;
+}
+
+// The result as sent: with "echo", the prompt's text and entries first, the completion's entries'
+// offsets moved past the prompt's text.
+void prepend_echo(const StreamPiece& echo, GenerateResult& r) {
+  for (TokenLogprob& e : r.logprobs) e.text_offset += echo.text.size();
+  r.logprobs.insert(r.logprobs.begin(), echo.logprobs.begin(), echo.logprobs.end());
+  r.text = echo.text + r.text;
+}
 
 // The answer to a generation that ran past --request-timeout.
 ApiError timeout_error(double timeout_s, const GenerateResult& r) {
@@ -252,6 +271,7 @@ struct Server::Impl {
       } else {
         job->request.prompt = prompt_tokens(r);
       }
+      if (r.echo) job->echo = echoed_prompt(served, r, job->request);
       job->request.options = std::move(r.options);
       if (options.request_timeout_s > 0)
         job->request.deadline =
@@ -272,6 +292,7 @@ struct Server::Impl {
       finished(*job, result);
       if (result.finish_reason == "timeout") return send_error(res, timeout_error(options.request_timeout_s, result));
       const int top_logprobs = job->request.options.top_logprobs;
+      if (job->echo) prepend_echo(*job->echo, result);
       if (!job->rag) return send_json(res, 200, completion_json(endpoint, job->header, result, top_logprobs));
       result.text += citation_footer(*job->rag, result.text);
       json body = completion_json(endpoint, job->header, result, top_logprobs);
@@ -305,8 +326,12 @@ struct Server::Impl {
     // Each piece takes the log-probabilities of the tokens since the last one (engine thread only).
     auto logprobs = std::make_shared<std::vector<TokenLogprob>>();
     const int top_logprobs = job.request.options.top_logprobs;
+    const size_t shift = job.echo ? job.echo->text.size() : 0;  // the echoed prompt's text comes first
     if (top_logprobs >= 0)
-      job.request.options.on_logprob = [logprobs](const TokenLogprob& entry) { logprobs->push_back(entry); };
+      job.request.options.on_logprob = [logprobs, shift](TokenLogprob entry) {
+        entry.text_offset += shift;
+        logprobs->push_back(std::move(entry));
+      };
     job.request.options.on_text = [channel, logprobs, top_logprobs](const std::string& text) {
       channel->push({text, std::exchange(*logprobs, {}), top_logprobs});
       return true;
@@ -319,6 +344,7 @@ struct Server::Impl {
         if (job.rag) first["sources"] = sources_json(*job.rag);  // before any text, so a page can show them early
         send(sse_event(first));
       }
+      if (job.echo) send(sse_event(chunk_json(job.endpoint, job.header, *job.echo, std::nullopt)));
       StreamPiece piece;
       for (;;) {
         if (channel->pop(piece, std::chrono::milliseconds(20))) {

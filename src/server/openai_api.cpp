@@ -164,9 +164,10 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, int64_
     r.options.max_tokens = n->get<int64_t>();
   }
   r.options.top_logprobs = parse_logprobs(endpoint, body);
-  if (const json* echo = field(body, "echo", json::value_t::boolean, "true or false"); echo && *echo == true)
-    throw ApiError(400, "'echo' is not supported by this server (the prompt is not returned with the completion); "
-                   "leave it out", "invalid_request_error", "echo", "not_supported");
+  if (const json* echo = field(body, "echo", json::value_t::boolean, "true or false"); echo && *echo == true) {
+    if (endpoint == Endpoint::chat) bad_field("echo", "is a /v1/completions parameter");
+    r.echo = true;
+  }
   r.options.stop = parse_stop(body);
   parse_sampling(body, r.options.sampling);
   return r;
@@ -219,18 +220,19 @@ json chat_logprobs(std::span<const TokenLogprob> entries) {
 }
 
 // Completions' "logprobs": parallel lists tokens, token_logprobs, top_logprobs (one {text: logprob}
-// object per token, null when no alternatives were asked for) and text_offset (bytes into the text).
+// object per token, null when no alternatives were asked for) and text_offset (bytes into the text);
+// an echoed prompt's first token has null for its logprob and alternatives.
 json completion_logprobs(std::span<const TokenLogprob> entries, int top_logprobs) {
   json tokens = json::array(), logprobs = json::array(), tops = json::array(), offsets = json::array();
   for (const TokenLogprob& e : entries) {
     tokens.push_back(e.text);
-    logprobs.push_back(e.logprob);
+    logprobs.push_back(e.scored ? json(e.logprob) : json());  // an echoed prompt's first token: null
     offsets.push_back(e.text_offset);
     if (top_logprobs == 0) continue;
     json top = json::object();
     for (const TopLogprob& t : e.top)
       if (!top.contains(t.text)) top[t.text] = t.logprob;  // two tokens of the same text: the likelier
-    tops.push_back(top);
+    tops.push_back(e.scored ? top : json());
   }
   return {{"tokens", tokens}, {"token_logprobs", logprobs}, {"top_logprobs", top_logprobs == 0 ? json() : tops},
           {"text_offset", offsets}};

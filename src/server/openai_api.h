@@ -35,6 +35,7 @@ struct ApiRequest {
   std::vector<ChatMessage> messages;  // chat
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
+  bool echo = false;                  // completions: the prompt comes back before the completion
   GenerateOptions options;            // max_tokens, sampling, stop, top_logprobs (on_text and adapter unset)
 };
 

@@ -1,6 +1,6 @@
-// Token log-probabilities from generate() on stories260K, against an independent reference: one
-// prefill pass over the prompt and the generated tokens with every position's logits kept, then a
-// log-softmax in double and a full sort for the alternatives.
+// Token log-probabilities from generate() and prompt_logprobs() on stories260K, against an
+// independent reference: one prefill pass over the prompt and the generated tokens with every
+// position's logits kept, then a log-softmax in double and a full sort for the alternatives.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -131,12 +131,55 @@ TEST_F(Logprobs, TokensCutOffByAStopStringAreLeftOutButStreamedToTheCallbackFirs
   }
 }
 
+TEST_F(Logprobs, PromptTokensAreScoredAfterTheTokensBeforeThem) {
+  GenerateOptions opt;
+  opt.max_tokens = 12;
+  opt.sampling.temperature = 0;
+  opt.top_logprobs = 2;
+  const GenerateResult r = run(opt);
+  std::vector<int32_t> text = prompt_;  // the prompt and its greedy continuation, scored as one prompt
+  text.insert(text.end(), r.tokens.begin(), r.tokens.end());
+  const std::vector<TokenLogprob> scored = prompt_logprobs(model_, *tok_, text, 2, nullptr, /*prefill_chunk=*/3);
+  ASSERT_EQ(scored.size(), text.size());
+  EXPECT_FALSE(scored[0].scored);
+  EXPECT_TRUE(scored[0].top.empty());
+  // Against a log-softmax in double of one whole-sequence pass (here in chunks of 3).
+  const int64_t T = int64_t(text.size()), V = model_.config.n_vocab;
+  KvCache cache(model_.config, T);
+  Workspace ws;
+  std::vector<float> logits(size_t(T * V));
+  forward(model_, text.data(), T, 0, cache, ws, logits.data(), true);
+  std::string bytes;
+  for (size_t i = 0; i < text.size(); ++i) {
+    EXPECT_EQ(scored[i].id, text[i]);
+    EXPECT_EQ(scored[i].text_offset, bytes.size());
+    bytes += scored[i].text;
+    if (i == 0) continue;
+    EXPECT_TRUE(scored[i].scored);
+    const float* row = logits.data() + (i - 1) * size_t(V);
+    double max = *std::max_element(row, row + V), sum = 0;
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(row[v]) - max);
+    EXPECT_NEAR(scored[i].logprob, double(row[text[i]]) - max - std::log(sum), 1e-4) << "token " << i;
+    ASSERT_EQ(scored[i].top.size(), 2u);
+    EXPECT_GE(scored[i].top[0].logprob, scored[i].top[1].logprob);
+  }
+  EXPECT_EQ(bytes, tok_->decode(text));
+  // The generated part scores as generate() reported it.
+  for (size_t i = 0; i < r.logprobs.size(); ++i) {
+    const TokenLogprob& s = scored[prompt_.size() + i];
+    EXPECT_NEAR(s.logprob, r.logprobs[i].logprob, 1e-4);
+    EXPECT_EQ(s.top[0].id, r.logprobs[i].top[0].id);
+  }
+}
+
 TEST_F(Logprobs, OutOfRangeCountIsAnError) {
   GenerateOptions opt;
   opt.top_logprobs = kMaxTopLogprobs + 1;
   EXPECT_THROW(run(opt), Error);
   opt.top_logprobs = -2;
   EXPECT_THROW(run(opt), Error);
+  EXPECT_THROW(prompt_logprobs(model_, *tok_, prompt_, kMaxTopLogprobs + 1), Error);
+  EXPECT_THROW(prompt_logprobs(model_, *tok_, {}, 1), Error);
 }
 
 }  // namespace

@@ -140,6 +140,46 @@ TEST_F(Completions, StreamedLogprobsTravelWithTheirTextAndAddUpToTheWholeList) {
   }
 }
 
+TEST_F(Completions, EchoReturnsThePromptFirstWithItsTokensScored) {
+  const std::string prompt = "Once upon a time";
+  const GenerateResult want = with_logprobs(*model_, *tok_, prompt, 6, 1);
+  const std::vector<TokenLogprob> scored = prompt_logprobs(*model_, *tok_, tok_->encode(prompt, true), 1);
+  auto res = server_->post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0},
+                                                {"echo", true}, {"logprobs", 1}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json choice = json::parse(res->body)["choices"][0];
+  EXPECT_EQ(choice["text"], prompt + want.text);
+  const json& lp = choice["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), scored.size() + want.tokens.size());
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());  // the first prompt token has no context
+  EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  for (size_t i = 1; i < scored.size(); ++i) EXPECT_NEAR(lp["token_logprobs"][i].get<double>(), scored[i].logprob, 1e-6);
+  for (size_t i = 0; i < want.tokens.size(); ++i) {
+    const size_t at = scored.size() + i;
+    EXPECT_NEAR(lp["token_logprobs"][at].get<double>(), want.logprobs[i].logprob, 1e-6);
+    EXPECT_EQ(lp["text_offset"][at], prompt.size() + want.logprobs[i].text_offset);  // into the returned text
+  }
+  // max_tokens 0: the prompt alone, scored (an evaluation harness's loglikelihood request).
+  auto only = server_->post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 0}, {"echo", true}, {"logprobs", 0}});
+  ASSERT_TRUE(only);
+  ASSERT_EQ(only->status, 200) << only->body;
+  const json only_choice = json::parse(only->body)["choices"][0];
+  EXPECT_EQ(only_choice["text"], prompt);
+  EXPECT_EQ(only_choice["logprobs"]["tokens"].size(), scored.size());
+  // Streamed: the first chunk is the prompt, then the completion; without logprobs, text only.
+  auto stream = server_->post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0},
+                                                   {"echo", true}, {"stream", true}});
+  ASSERT_TRUE(stream);
+  const std::vector<std::string> events = test::sse_payloads(stream->body);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(json::parse(events[0])["choices"][0]["text"], prompt);
+  std::string text;
+  for (const std::string& event : events)
+    if (event != "[DONE]") text += json::parse(event)["choices"][0]["text"].get<std::string>();
+  EXPECT_EQ(text, prompt + want.text);
+}
+
 TEST_F(Completions, StopStringCutsTheText) {
   const GenerateResult full = expected("Once upon a time", 60);
   ASSERT_GT(full.text.size(), 20u);

@@ -1,7 +1,7 @@
 // Limits while the server keeps serving: a request past --request-timeout ends with 504 (or an
 // error event and [DONE] when streamed); bad JSON, unknown models, bad max_tokens, a 100 MB
-// body, a chunked upload, out-of-range logprobs and echo each get their error while a long
-// stream from another client runs on and ends with exactly the text generate() gives.
+// body, a chunked upload, out-of-range logprobs and a non-boolean echo each get their error while
+// a long stream from another client runs on and ends with exactly the text generate() gives.
 #include <gtest/gtest.h>
 
 #include <future>
@@ -106,7 +106,7 @@ TEST_F(KeepsServing, BadRequestsGetTheirErrorsWhileAStreamRuns) {
   expect_status(server_->post("/v1/completions", {{"prompt", "x"}, {"max_tokens", int64_t(1) << 40}}), 400);
   expect_status(server_->post("/v1/completions", {{"prompt", "x"}, {"logprobs", 21}}), 400);
   expect_status(server_->post("/v1/completions", {{"prompt", "x"}, {"logprobs", -1}}), 400);
-  expect_status(server_->post("/v1/completions", {{"prompt", "x"}, {"echo", true}}), 400);
+  expect_status(server_->post("/v1/completions", {{"prompt", "x"}, {"echo", "yes"}}), 400);
   auto no_logprobs = server_->post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "x"}}}},
                                                            {"top_logprobs", 2}});  // without "logprobs": true
   ASSERT_TRUE(no_logprobs);

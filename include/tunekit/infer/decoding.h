@@ -14,6 +14,11 @@
 
 namespace tunekit {
 
+// The entry of `token` at a position whose raw logits [n_vocab] have log Σ exp = lse, with the top
+// alternatives there; texts are the bytes each would add after what `stream` has decoded so far.
+TokenLogprob token_logprob(const float* logits, int64_t n_vocab, float lse, int32_t token, int top_logprobs,
+                           const StreamDecoder& stream);
+
 class SequenceDecoder {
  public:
   // n_ctx: the positions the sequence may fill, prompt and generated tokens together. options

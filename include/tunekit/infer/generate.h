@@ -24,6 +24,7 @@ struct TopLogprob {
 struct TokenLogprob : TopLogprob {
   size_t text_offset = 0;       // where its bytes start in the output
   std::vector<TopLogprob> top;  // the most probable tokens at this position, most probable first
+  bool scored = true;           // false for a prompt's first token: no context, no logprob or alternatives
 };
 
 struct GenerateOptions {
@@ -56,5 +57,13 @@ struct GenerateResult {
 
 GenerateResult generate(const Model& model, const Tokenizer& tokenizer, const std::vector<int32_t>& prompt,
                         const GenerateOptions& options);
+
+// What an evaluation harness scores: each prompt token's log-probability after the tokens before
+// it, with top_logprobs (0..kMaxTopLogprobs) alternatives; one entry per prompt token, offsets into
+// the decoded prompt, the first entry not scored. One pass over the prompt in chunks of
+// prefill_chunk tokens (all their logits kept); adapter as in GenerateOptions.
+std::vector<TokenLogprob> prompt_logprobs(const Model& model, const Tokenizer& tokenizer,
+                                          const std::vector<int32_t>& prompt, int top_logprobs,
+                                          const LoraAdapter* adapter = nullptr, int64_t prefill_chunk = 256);
 
 }  // namespace tunekit

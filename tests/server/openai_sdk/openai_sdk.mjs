@@ -1,8 +1,8 @@
 // Talks to a running `tunekit serve` through the official openai npm SDK: models, chat (plain and
-// streamed), completion (plain and streamed), token logprobs of both, embeddings (the SDK's default
-// base64 and float),
-// errors, and, through plain fetch (the SDK has no call for it), vLLM's load/unload of a LoRA
-// adapter. Greedy requests, so the streamed text must equal the plain one.
+// streamed), completion (plain and streamed), token logprobs of both, a prompt scored with echo,
+// embeddings (the SDK's default base64 and float), errors, and, through plain fetch (the SDK has no
+// call for it), vLLM's load/unload of a LoRA adapter. Greedy requests, so the streamed text must
+// equal the plain one.
 // Usage: node openai_sdk.mjs BASE_URL API_KEY MODEL_ID ADAPTER_DIR
 // (ADAPTER_DIR: a PEFT folder inside the server's --adapter-dir.) Prints PASS/FAIL lines; exits 1 on any failure.
 import OpenAI from "openai";
@@ -54,6 +54,13 @@ const lp = completionLogprobs.choices[0].logprobs;
 check("completion logprobs: parallel lists over the text",
       lp && lp.tokens.join("") === completion.choices[0].text && lp.token_logprobs.length === lp.tokens.length &&
       lp.top_logprobs.length === lp.tokens.length && lp.text_offset[0] === 0, JSON.stringify(lp));
+const scoredPrompt = await client.completions.create({ model, prompt: "Once upon a time", max_tokens: 0, echo: true,
+                                                       logprobs: 0 });
+const spl = scoredPrompt.choices[0].logprobs;
+check("echo with logprobs scores the prompt (first token null)",
+      scoredPrompt.choices[0].text === "Once upon a time" && spl && spl.token_logprobs[0] === null &&
+      spl.token_logprobs.slice(1).every((v) => v <= 0) && spl.tokens.length === scoredPrompt.usage.prompt_tokens,
+      JSON.stringify(scoredPrompt.choices[0]));
 let streamedText = "";
 const completionStream = await client.completions.create({ model, prompt: "Once upon a time", max_tokens: 8,
                                                            temperature: 0, stream: true });
