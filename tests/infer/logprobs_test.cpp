@@ -28,18 +28,16 @@ class Logprobs : public ::testing::Test {
     prompt_ = tok_->encode("Once upon a time", true);
   }
 
-  // log-softmax [n_generated][n_vocab] of the logits that chose each generated token.
-  std::vector<std::vector<double>> reference(const GenerateResult& r) const {
-    std::vector<int32_t> seq = prompt_;
-    seq.insert(seq.end(), r.tokens.begin(), r.tokens.end());
+  // log-softmax [T][n_vocab] in double of the logits after each token of seq (row i predicts seq[i + 1]).
+  std::vector<std::vector<double>> log_softmax_rows(const std::vector<int32_t>& seq) const {
     const int64_t T = int64_t(seq.size()), V = model_.config.n_vocab;
     KvCache cache(model_.config, T);
     Workspace ws;
     std::vector<float> logits(size_t(T * V));
     forward(model_, seq.data(), T, 0, cache, ws, logits.data(), true);
     std::vector<std::vector<double>> out;
-    for (size_t i = 0; i < r.tokens.size(); ++i) {
-      const float* row = logits.data() + (prompt_.size() - 1 + i) * size_t(V);
+    for (int64_t t = 0; t < T; ++t) {
+      const float* row = logits.data() + t * V;
       const double max = *std::max_element(row, row + V);
       double sum = 0;
       for (int64_t v = 0; v < V; ++v) sum += std::exp(double(row[v]) - max);
@@ -48,6 +46,16 @@ class Logprobs : public ::testing::Test {
       out.push_back(std::move(lp));
     }
     return out;
+  }
+
+  // The rows that chose each generated token of r (after the prompt).
+  std::vector<std::vector<double>> reference(const GenerateResult& r) const {
+    std::vector<int32_t> seq = prompt_;
+    seq.insert(seq.end(), r.tokens.begin(), r.tokens.end());
+    std::vector<std::vector<double>> rows = log_softmax_rows(seq);
+    rows.erase(rows.begin(), rows.begin() + int64_t(prompt_.size()) - 1);
+    rows.pop_back();
+    return rows;
   }
 
   GenerateResult run(GenerateOptions opt) const { return generate(model_, *tok_, prompt_, opt); }
@@ -144,11 +152,7 @@ TEST_F(Logprobs, PromptTokensAreScoredAfterTheTokensBeforeThem) {
   EXPECT_FALSE(scored[0].scored);
   EXPECT_TRUE(scored[0].top.empty());
   // Against a log-softmax in double of one whole-sequence pass (here in chunks of 3).
-  const int64_t T = int64_t(text.size()), V = model_.config.n_vocab;
-  KvCache cache(model_.config, T);
-  Workspace ws;
-  std::vector<float> logits(size_t(T * V));
-  forward(model_, text.data(), T, 0, cache, ws, logits.data(), true);
+  const auto ref = log_softmax_rows(text);
   std::string bytes;
   for (size_t i = 0; i < text.size(); ++i) {
     EXPECT_EQ(scored[i].id, text[i]);
@@ -156,10 +160,7 @@ TEST_F(Logprobs, PromptTokensAreScoredAfterTheTokensBeforeThem) {
     bytes += scored[i].text;
     if (i == 0) continue;
     EXPECT_TRUE(scored[i].scored);
-    const float* row = logits.data() + (i - 1) * size_t(V);
-    double max = *std::max_element(row, row + V), sum = 0;
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(row[v]) - max);
-    EXPECT_NEAR(scored[i].logprob, double(row[text[i]]) - max - std::log(sum), 1e-4) << "token " << i;
+    EXPECT_NEAR(scored[i].logprob, ref[i - 1][size_t(text[i])], 1e-4) << "token " << i;
     ASSERT_EQ(scored[i].top.size(), 2u);
     EXPECT_GE(scored[i].top[0].logprob, scored[i].top[1].logprob);
   }
