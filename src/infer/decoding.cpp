@@ -84,6 +84,10 @@ SequenceDecoder::SequenceDecoder(const Tokenizer& tokenizer, std::vector<int32_t
         "generate: top_logprobs must be between 0 and ", kMaxTopLogprobs, " (or -1 for none), got ",
         options.top_logprobs);
   result_.n_prompt = n_prompt_;
+  if (options.continues_prompt) {  // the last few prompt tokens are enough context for the decoder
+    constexpr int64_t kContextTokens = 4;
+    stream_.prime(std::span(history_).last(size_t(std::min(kContextTokens, n_prompt_))));
+  }
   if (options.max_tokens == 0) end("length");
 }
 

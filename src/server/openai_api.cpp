@@ -164,6 +164,7 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, int64_
     r.options.max_tokens = n->get<int64_t>();
   }
   r.options.top_logprobs = parse_logprobs(endpoint, body);
+  r.options.continues_prompt = endpoint == Endpoint::completions;  // chat answers stand on their own
   if (const json* echo = field(body, "echo", json::value_t::boolean, "true or false"); echo && *echo == true) {
     if (endpoint == Endpoint::chat) bad_field("echo", "is a /v1/completions parameter");
     r.echo = true;

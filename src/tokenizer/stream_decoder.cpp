@@ -29,6 +29,11 @@ std::string StreamDecoder::push(int32_t id) {
   return out;
 }
 
+void StreamDecoder::prime(std::span<const int32_t> context) {
+  ids_.assign(context.begin(), context.end());
+  emitted_ = decoded_ = tok_.decode(ids_).size();
+}
+
 std::string StreamDecoder::peek(int32_t id) const {
   std::vector<int32_t> ids = ids_;
   ids.push_back(id);

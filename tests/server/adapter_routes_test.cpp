@@ -58,7 +58,8 @@ class AdapterRoutes : public ::testing::Test {
   // What generate() gives with the adapter read straight from its folder.
   std::string expected(const fs::path& dir) const {
     const LoraAdapter adapter = load_peft_adapter(dir, model_->config);
-    return test::reference_generate(*model_, *tok_, tok_->encode("Once upon a time", true), 24, &adapter).text;
+    return test::reference_generate(*model_, *tok_, tok_->encode("Once upon a time", true), 24, &adapter,
+                                    /*continues_prompt=*/true).text;
   }
   std::vector<std::string> model_ids() {
     std::vector<std::string> ids;

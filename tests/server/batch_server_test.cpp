@@ -61,7 +61,7 @@ class BatchServer : public ::testing::Test {
     std::optional<LoraAdapter> adapter;
     if (!adapter_dir.empty()) adapter = load_peft_adapter(adapter_dir, model_->config);
     const std::string text = test::reference_generate(*model_, *tok_, tok_->encode(prompt, true), max_tokens,
-                                                      adapter ? &*adapter : nullptr).text;
+                                                      adapter ? &*adapter : nullptr, /*continues_prompt=*/true).text;
     return json::parse(json(text).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
   }
 

@@ -78,6 +78,7 @@ GenerateResult with_logprobs(const Model& model, const Tokenizer& tok, const std
   opt.max_tokens = max_tokens;
   opt.sampling.temperature = 0;
   opt.top_logprobs = top;
+  opt.continues_prompt = true;  // as /v1/completions decodes
   return generate(model, tok, tok.encode(prompt, true), opt);
 }
 

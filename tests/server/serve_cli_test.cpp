@@ -30,7 +30,8 @@ TEST(ServeCli, ServesAPeftAdapterAndStopsCleanlyOnSigterm) {
   const auto adapter_dir = test::temp_dir("serve_cli") / "story-lora";
   save_peft_adapter(init_lora(model.config, lora, 11), model.config, adapter_dir);
   const LoraAdapter loaded = load_peft_adapter(adapter_dir, model.config);
-  const GenerateResult want = test::reference_generate(model, *tok, tok->encode("Once upon a time", true), 30, &loaded);
+  const GenerateResult want =
+      test::reference_generate(model, *tok, tok->encode("Once upon a time", true), 30, &loaded, /*continues_prompt=*/true);
 
   ServeProcess serve({"--model", model_path.string(), "--tokenizer", tok_path.string(), "--port", "0",
                       "--adapter", "story-lora=" + adapter_dir.string()});
@@ -139,7 +140,7 @@ TEST(ServeCli, TheBatchEngineFromTheCommandLine) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(json::parse(res->body)["choices"][0]["text"],
-            test::reference_generate(model, *tok, tok->encode("Once upon a time", true), 30).text);
+            test::reference_generate(model, *tok, tok->encode("Once upon a time", true), 30, nullptr, true).text);
   const std::string metrics = client.Get("/metrics")->body;
   EXPECT_NE(metrics.find("tunekit_engine_kv_block_size 8\n"), std::string::npos) << metrics;
   EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.err();

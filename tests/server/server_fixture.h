@@ -64,13 +64,16 @@ inline std::vector<std::string> sse_payloads(const std::string& body) {
   return out;
 }
 
-// Greedy (or seeded) generation straight through the library: the independent expected result.
+// Greedy (or seeded) generation straight through the library: the independent expected result
+// (continues_prompt: decoded as a completion of the prompt, as /v1/completions does).
 inline GenerateResult reference_generate(const Model& model, const Tokenizer& tok, const std::vector<int32_t>& prompt,
-                                         int64_t max_tokens, const LoraAdapter* adapter = nullptr) {
+                                         int64_t max_tokens, const LoraAdapter* adapter = nullptr,
+                                         bool continues_prompt = false) {
   GenerateOptions opt;
   opt.max_tokens = max_tokens;
   opt.sampling.temperature = 0;
   opt.adapter = adapter;
+  opt.continues_prompt = continues_prompt;
   return generate(model, tok, prompt, opt);
 }
 
@@ -110,8 +113,9 @@ class StoriesServer : public ::testing::Test {
     server_.reset();
     engine_.reset();
   }
+  // What /v1/completions answers for prompt (greedy).
   GenerateResult expected(const std::string& prompt, int64_t max_tokens, const LoraAdapter* adapter = nullptr) const {
-    return test::reference_generate(*model_, *tok_, tok_->encode(prompt, true), max_tokens, adapter);
+    return test::reference_generate(*model_, *tok_, tok_->encode(prompt, true), max_tokens, adapter, true);
   }
 
   static inline std::unique_ptr<Model> model_;

@@ -46,6 +46,7 @@ void run(GenerateArgs& a) {
                                                                    : std::optional<std::filesystem::path>(a.tokenizer));
   // A chat rendering carries its own special tokens (HF's apply_chat_template does not add more).
   std::vector<int32_t> prompt = a.chat ? tok->encode(chat_prompt(a, *tok), false) : tok->encode(a.prompt, true);
+  a.options.continues_prompt = !a.chat;  // a raw prompt's continuation; a chat answer stands on its own
   a.options.max_tokens = a.max_tokens;
   if (!a.json)
     a.options.on_text = [](const std::string& s) {

@@ -32,6 +32,10 @@ struct GenerateOptions {
   SamplingParams sampling;
   std::vector<std::string> stop;  // stop strings: generation ends before the first one
   bool stop_at_eos = true;        // end on the tokenizer's stop ids
+  // Decode the output as the prompt's continuation (what a completion wants: with a SentencePiece
+  // tokenizer its first token's leading space is kept) rather than as a text of its own (a chat
+  // answer, whose first token's space is dropped as at the start of any text).
+  bool continues_prompt = false;
   int64_t prefill_chunk = 512;    // prompt tokens per forward pass
   const LoraAdapter* adapter = nullptr;  // a LoRA applied unmerged (not owned; must outlive the call)
   // Called with each piece of final text (never a part of a stop string or of a UTF-8

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,9 @@ void write_gguf_vocab_for_model(const Tokenizer& tok, GgufWriter& out, int64_t n
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
+  // Ids already in the text before the first push (their bytes are never returned): what follows is
+  // decoded as their continuation.
+  void prime(std::span<const int32_t> context);
   std::string push(int32_t id);
   std::string flush();  // whatever is left at the end
   // The bytes id adds to decode() of the ids pushed so far (a token may end mid-character), without
