@@ -84,10 +84,7 @@ SequenceDecoder::SequenceDecoder(const Tokenizer& tokenizer, std::vector<int32_t
         "generate: top_logprobs must be between 0 and ", kMaxTopLogprobs, " (or -1 for none), got ",
         options.top_logprobs);
   result_.n_prompt = n_prompt_;
-  if (options.continues_prompt) {  // the last few prompt tokens are enough context for the decoder
-    constexpr int64_t kContextTokens = 4;
-    stream_.prime(std::span(history_).last(size_t(std::min(kContextTokens, n_prompt_))));
-  }
+  if (options.continues_prompt) stream_.prime(history_);
   if (options.max_tokens == 0) end("length");
 }
 
@@ -107,8 +104,7 @@ std::optional<int32_t> SequenceDecoder::next(float* logits, int64_t n_vocab) {
   result_.tokens.push_back(token);
   history_.push_back(token);
   if (options_.top_logprobs >= 0) record_logprob(token);
-  const std::string token_text = stream_.push(token);
-  stop_string_seen_ = add_and_find_stop(text_, released_, token_text, stops_);
+  stop_string_seen_ = add_and_find_stop(text_, released_, stream_.push(token), stops_);
   const size_t upto = std::max(released_, text_.size() - (stop_string_seen_ ? 0 : held_back(text_, stops_)));
   const std::string piece = text_.substr(released_, upto - released_);
   released_ = upto;

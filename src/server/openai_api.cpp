@@ -198,10 +198,6 @@ json envelope(Endpoint endpoint, const ResponseHeader& h, bool chunk) {
   return {{"id", h.id}, {"object", object}, {"created", h.created}, {"model", h.model}};
 }
 
-}  // namespace
-
-namespace {
-
 // UTF-8 bytes as OpenAI's "bytes": a list of integers.
 json bytes_json(const std::string& text) {
   json bytes = json::array();

@@ -2,6 +2,8 @@
 // decode(window) grows as ids are pushed; what was already returned is emitted_ bytes of it. When
 // the window is long and nothing is held back, it restarts at the last few ids (decoded again, so a
 // first-token rule such as SentencePiece's leading-space strip applies to both sides alike).
+#include <algorithm>
+
 #include "tokenizer/utf8.h"
 #include "tunekit/tokenizer/tokenizer.h"
 
@@ -30,7 +32,7 @@ std::string StreamDecoder::push(int32_t id) {
 }
 
 void StreamDecoder::prime(std::span<const int32_t> context) {
-  ids_.assign(context.begin(), context.end());
+  ids_.assign(context.end() - std::min(context.size(), kWindowKeep), context.end());
   emitted_ = decoded_ = tok_.decode(ids_).size();
 }
 

@@ -59,6 +59,13 @@ class Logprobs : public ::testing::Test {
   }
 
   GenerateResult run(GenerateOptions opt) const { return generate(model_, *tok_, prompt_, opt); }
+  static GenerateOptions greedy(int64_t max_tokens, int top_logprobs) {
+    GenerateOptions opt;
+    opt.max_tokens = max_tokens;
+    opt.sampling.temperature = 0;
+    opt.top_logprobs = top_logprobs;
+    return opt;
+  }
 
   Model model_;
   std::unique_ptr<Tokenizer> tok_;
@@ -101,9 +108,7 @@ TEST_F(Logprobs, EachTokenAndItsAlternativesMatchALogSoftmaxOfTheModelsLogits) {
 }
 
 TEST_F(Logprobs, GreedyTokensAreTheirPositionsMostProbableAndTheListIsOptIn) {
-  GenerateOptions opt;
-  opt.max_tokens = 20;
-  opt.sampling.temperature = 0;
+  GenerateOptions opt = greedy(20, -1);
   EXPECT_TRUE(run(opt).logprobs.empty());  // not asked
   opt.top_logprobs = 0;
   const GenerateResult r = run(opt);
@@ -118,10 +123,7 @@ TEST_F(Logprobs, GreedyTokensAreTheirPositionsMostProbableAndTheListIsOptIn) {
 }
 
 TEST_F(Logprobs, TokensCutOffByAStopStringAreLeftOutButStreamedToTheCallbackFirst) {
-  GenerateOptions opt;
-  opt.max_tokens = 60;
-  opt.sampling.temperature = 0;
-  opt.top_logprobs = 1;
+  GenerateOptions opt = greedy(60, 1);
   const GenerateResult full = run(opt);
   ASSERT_GT(full.text.size(), 30u);
   opt.stop = {full.text.substr(20, 6)};
@@ -140,11 +142,7 @@ TEST_F(Logprobs, TokensCutOffByAStopStringAreLeftOutButStreamedToTheCallbackFirs
 }
 
 TEST_F(Logprobs, PromptTokensAreScoredAfterTheTokensBeforeThem) {
-  GenerateOptions opt;
-  opt.max_tokens = 12;
-  opt.sampling.temperature = 0;
-  opt.top_logprobs = 2;
-  const GenerateResult r = run(opt);
+  const GenerateResult r = run(greedy(12, 2));
   std::vector<int32_t> text = prompt_;  // the prompt and its greedy continuation, scored as one prompt
   text.insert(text.end(), r.tokens.begin(), r.tokens.end());
   const std::vector<TokenLogprob> scored = prompt_logprobs(model_, *tok_, text, 2, nullptr, /*prefill_chunk=*/3);

@@ -58,7 +58,7 @@ class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
   // Ids already in the text before the first push (their bytes are never returned): what follows is
-  // decoded as their continuation.
+  // decoded as the continuation of their last few (the window's context).
   void prime(std::span<const int32_t> context);
   std::string push(int32_t id);
   std::string flush();  // whatever is left at the end
