@@ -198,6 +198,8 @@ void set_num_threads(int n) {
 
 int num_threads() { return pool().size(); }
 
+int threads_here() { return t_inside_job ? 1 : num_threads(); }
+
 void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn, int64_t grain) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);

@@ -23,7 +23,7 @@ constexpr int64_t kTrainKeyBlock = 64;    // key rows per dK/dV task
 // thread had ~70% of the work at 4 x 256.) Which thread runs a task changes no result.
 inline void for_each_task(int64_t n, const std::function<void(int64_t)>& task) {
   std::atomic<int64_t> next{0};
-  parallel_for(std::min<int64_t>(n, num_threads()), [&](int64_t, int64_t) {
+  parallel_for(std::min<int64_t>(n, threads_here()), [&](int64_t, int64_t) {
     for (int64_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) task(i);
   });
 }

@@ -30,7 +30,7 @@ void backward_input_dequantized(const float* dy, int64_t T, const Tensor& W, flo
   const DequantizeRow dequantize_row = dequantize_row_fn(W.dtype);
   // Panel width: whole blocks, about kPanelsPerThread panels per thread (so that a late thread's
   // share gets picked up), at least kMinPanelColumns and at most what fits kPanelBytes.
-  const int64_t blocks = K / block, target = kPanelsPerThread * num_threads();
+  const int64_t blocks = K / block, target = kPanelsPerThread * threads_here();
   const int64_t fit = std::max(kMinPanelColumns, kPanelBytes / (4 * N)) / block;
   const int64_t width = block * std::max<int64_t>(1, std::min(fit, (blocks + target - 1) / target));
   const int64_t n_panels = (K + width - 1) / width;
@@ -52,7 +52,7 @@ void backward_input_dequantized(const float* dy, int64_t T, const Tensor& W, flo
 // takes a range of W's rows (dequantized a panel at a time when not f32) into its own partial
 // [T, K], and the partials are added in order at the end.
 void backward_input_split_reduction(const float* dy, int64_t T, const Tensor& W, float* dx, bool accumulate) {
-  const int64_t N = W.dim(0), K = W.dim(1), parts = num_threads();
+  const int64_t N = W.dim(0), K = W.dim(1), parts = threads_here();
   const size_t row_bytes = dtype_bytes(W.dtype, K);
   const bool f32 = W.dtype == DType::F32;
   const DequantizeRow dequantize_row = f32 ? nullptr : dequantize_row_fn(W.dtype);
@@ -111,7 +111,7 @@ void linear_backward_input(const float* dy, int64_t T, const Tensor& W, float* d
         "] · W ", W.shape_str());
   if (N == 0) {
     if (!accumulate) std::fill(dx, dx + T * K, 0.0f);
-  } else if (N >= kSplitReduction * std::max(T, K) && num_threads() > 1) {
+  } else if (N >= kSplitReduction * std::max(T, K) && threads_here() > 1) {
     backward_input_split_reduction(dy, T, W, dx, accumulate);
   } else if (W.dtype == DType::F32) {
     parallel_sgemm('N', 'N', T, K, N, 1.0f, dy, N, static_cast<const float*>(W.data), K, accumulate ? 1.0f : 0.0f,

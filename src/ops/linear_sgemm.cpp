@@ -20,7 +20,7 @@ constexpr int64_t kMinColumns = 64;       // columns (or rows) per sgemm call wh
 // The pool's grain for splitting n rows or columns of a product: at least kMinColumns, and at least
 // n / (2 · threads), so that 2 threads cut it into 3 chunks (n/2, n/4, n/4) rather than 5 (each chunk
 // re-packs the whole operand it does not split: 1-3% more CPU per product at T = 1024 with 5).
-int64_t split_grain(int64_t n) { return std::max<int64_t>(kMinColumns, n / (2 * int64_t(num_threads()))); }
+int64_t split_grain(int64_t n) { return std::max<int64_t>(kMinColumns, n / (2 * int64_t(threads_here()))); }
 }
 
 void sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
@@ -79,7 +79,7 @@ void linear_dequantized_panels(const float* x, int64_t T, const Tensor& W, float
   const size_t row_bytes = dtype_bytes(W.dtype, K);
   const DequantizeRow dequantize_row = dequantize_row_fn(W.dtype);
   // Panels of at most kPanelBytes, as many as a multiple of the thread count so all finish together.
-  const int64_t threads = num_threads();
+  const int64_t threads = threads_here();
   const int64_t panels_per_thread = std::max<int64_t>(1, (N * K * 4 + threads * kPanelBytes - 1) / (threads * kPanelBytes));
   const int64_t panel_rows = (N + threads * panels_per_thread - 1) / (threads * panels_per_thread);
   const int64_t n_panels = (N + panel_rows - 1) / panel_rows;

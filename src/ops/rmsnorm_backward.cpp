@@ -73,7 +73,7 @@ void rmsnorm_backward(const float* dy, const float* x, const float* w, const flo
   check(T >= 0 && C > 0, "rmsnorm_backward: bad shape [", T, ", ", C, "]");
   if (T == 0) return;
   // Parts of the rows, each with its own dw partial sum [C] (summed below in a fixed order).
-  const int64_t parts = std::clamp<int64_t>(T * C / kElementGrain, 1, 4 * int64_t(num_threads()));
+  const int64_t parts = std::clamp<int64_t>(T * C / kElementGrain, 1, 4 * int64_t(threads_here()));
   thread_local std::vector<float> partial_buf;  // the caller's; the tasks use the pointer
   if (dw) partial_buf.assign(size_t(parts * C), 0.0f);
   float* partial = partial_buf.data();  // [parts, C]

@@ -40,18 +40,25 @@ struct StepContext {
   const int32_t* positions = nullptr;  // [T]
   const int32_t* seg_start = nullptr;  // [T]
   int64_t T = 0;
+  int64_t first_token = 0;  // index of token 0 in the whole micro-batch (run in parts: not 0)
   float lora_scale = 0;
   double dropout = 0;        // LoRA dropout probability (0: off)
   uint64_t dropout_seed = 0;
 };
 
 // LoRA dropout masks: a counter-based hash of (seed, layer, module, flat token, input feature), the
-// same in forward, in a checkpointed recompute and in scripts/ref/make_train_goldens.py:
+// same in forward, in a checkpointed recompute, in every part of a micro-batch split by rows and in
+// scripts/ref/make_train_goldens.py (t counts tokens from the micro-batch's first):
 //   key = splitmix64(splitmix64(seed) ^ (layer·7 + module))
 //   keep[t, i] = (splitmix64(key ^ (t·K + i)) >> 40) / 2^24 >= p
-uint64_t dropout_key(uint64_t seed, int layer, LinearModule m);
+struct DropoutMask {
+  double p = 0;
+  uint64_t key = 0;
+  int64_t first_token = 0;  // t of row 0 of the inputs it applies to
+};
+DropoutMask dropout_mask(const StepContext& ctx, int layer, LinearModule m);
 // xd[T, K] = x · keep / (1 - p).
-void apply_dropout(const float* x, int64_t T, int64_t K, double p, uint64_t key, float* xd);
+void apply_dropout(const float* x, int64_t T, int64_t K, const DropoutMask& mask, float* xd);
 
 // Grow-only buffers (resized only when a larger micro-batch arrives; never shrink).
 void grow(std::vector<float>& v, int64_t n);

@@ -18,13 +18,16 @@ uint64_t splitmix64(uint64_t z) {
 }
 
 // out[T, K] (+= when accumulate) = in · keep / (1 - p), the masks of apply_dropout.
-void masked_scale(const float* in, int64_t T, int64_t K, double p, uint64_t key, float* out, bool accumulate) {
+void masked_scale(const float* in, int64_t T, int64_t K, const DropoutMask& mask, float* out, bool accumulate) {
+  const double p = mask.p;
   const float keep_scale = float(1.0 / (1.0 - p));
+  const uint64_t first = uint64_t(mask.first_token * K);  // the flat index of in[0]
   parallel_for(
       T * K,
       [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
-          const bool keep = double(splitmix64(key ^ uint64_t(i)) >> 40) / double(1 << 24) >= p;  // exact in double
+          const uint64_t hash = splitmix64(mask.key ^ (first + uint64_t(i)));
+          const bool keep = double(hash >> 40) / double(1 << 24) >= p;  // exact in double
           const float v = keep ? in[i] * keep_scale : 0.0f;
           out[i] = accumulate ? out[i] + v : v;
         }
@@ -34,12 +37,16 @@ void masked_scale(const float* in, int64_t T, int64_t K, double p, uint64_t key,
 
 }  // namespace
 
-uint64_t dropout_key(uint64_t seed, int layer, LinearModule m) {
-  return splitmix64(splitmix64(seed) ^ uint64_t(layer * kNumLinearModules + int(m)));
+DropoutMask dropout_mask(const StepContext& ctx, int layer, LinearModule m) {
+  DropoutMask mask;
+  mask.p = ctx.dropout;
+  mask.key = splitmix64(splitmix64(ctx.dropout_seed) ^ uint64_t(layer * kNumLinearModules + int(m)));
+  mask.first_token = ctx.first_token;
+  return mask;
 }
 
-void apply_dropout(const float* x, int64_t T, int64_t K, double p, uint64_t key, float* xd) {
-  masked_scale(x, T, K, p, key, xd, false);
+void apply_dropout(const float* x, int64_t T, int64_t K, const DropoutMask& mask, float* xd) {
+  masked_scale(x, T, K, mask, xd, false);
 }
 
 void lora_input(const TrainLinear& m, const StepContext& ctx, int layer, LinearModule which, const float* x,
@@ -47,7 +54,7 @@ void lora_input(const TrainLinear& m, const StepContext& ctx, int layer, LinearM
   const int64_t T = ctx.T, K = m.W->dim(1), r = m.lora->A.dim(0);
   const float* xd = x;
   if (ctx.dropout > 0) {
-    apply_dropout(x, T, K, ctx.dropout, dropout_key(ctx.dropout_seed, layer, which), s.xd.data());  // xd [T, K]
+    apply_dropout(x, T, K, dropout_mask(ctx, layer, which), s.xd.data());  // xd [T, K]
     xd = s.xd.data();
   }
   grow(u, T * r);
@@ -82,7 +89,7 @@ void linear_backward_data(const TrainLinear& m, const StepContext& ctx, int laye
     ops::linear_backward_input(du, T, m.lora->A, dx, true);  // dx += du·A
   } else {
     ops::linear_backward_input(du, T, m.lora->A, s.dxd.data(), false);  // dxd [T, K] = du·A
-    masked_scale(s.dxd.data(), T, K, ctx.dropout, dropout_key(ctx.dropout_seed, layer, which), dx, true);
+    masked_scale(s.dxd.data(), T, K, dropout_mask(ctx, layer, which), dx, true);
     // dx += keep · dxd / (1 - p)
   }
 }
@@ -94,7 +101,7 @@ void linear_backward_input_side(const TrainLinear& m, const StepContext& ctx, in
   if (!m.lora) return;
   const float* xd = x;  // the input A saw
   if (ctx.dropout > 0) {
-    apply_dropout(x, T, K, ctx.dropout, dropout_key(ctx.dropout_seed, layer, which), s.xd.data());
+    apply_dropout(x, T, K, dropout_mask(ctx, layer, which), s.xd.data());
     xd = s.xd.data();
   }
   ops::linear_backward_weight(s.du.data(), xd, T, m.lora->A.dim(0), K, m.dA, true);  // dA [r, K] += duᵀ·xd

@@ -44,28 +44,27 @@ void Trainable::State::flatten(const std::vector<std::pair<std::string, Tensor*>
   values = flat.keepalive;
   values_data = flat.as<float>();
   grads.assign(size_t(n), 0.0f);
-  GradOf grad_of;
   for (size_t i = 0; i < trained.size(); ++i) {
     Tensor& t = *trained[i].second;
     float* slot = values_data + offsets[i];
     ops::dequantize(t.data, t.dtype, t.numel(), slot);  // a copy for f32
     t = Tensor::view(DType::F32, t.shape, slot, values);
-    grad_of[&t] = grads.data() + offsets[i];
+    grad_offset[&t] = offsets[i];
   }
   if (model.config.tied_embeddings) model.lm_head = model.tok_embeddings;  // the same (possibly new) storage
-  bind_layers(grad_of);
+  bind(whole, grads.data());
 }
 
-void Trainable::State::bind_layers(const GradOf& grad_of) {
+void Trainable::State::bind(Shard& shard, float* grads_base) const {
   auto grad = [&](const Tensor& t) -> float* {
-    auto it = grad_of.find(&t);
-    return it == grad_of.end() ? nullptr : it->second;
+    auto it = grad_offset.find(&t);
+    return it == grad_offset.end() ? nullptr : grads_base + it->second;
   };
   const ModelConfig& c = model.config;
-  layers.assign(size_t(c.n_layer), {});
+  shard.layers.assign(size_t(c.n_layer), {});
   for (int l = 0; l < c.n_layer; ++l) {
-    LayerWeights& w = model.layers[size_t(l)];
-    train::TrainLayer& tl = layers[size_t(l)];
+    const LayerWeights& w = model.layers[size_t(l)];
+    train::TrainLayer& tl = shard.layers[size_t(l)];
     tl.index = l;
     tl.attn_norm = w.attn_norm.as<float>();
     tl.ffn_norm = w.ffn_norm.as<float>();
@@ -87,9 +86,19 @@ void Trainable::State::bind_layers(const GradOf& grad_of) {
       }
     }
   }
-  d_embeddings = grad(model.tok_embeddings);
-  d_norm = grad(model.norm);
-  d_lm_head = c.tied_embeddings ? d_embeddings : grad(model.lm_head);
+  shard.d_embeddings = grad(model.tok_embeddings);
+  shard.d_norm = grad(model.norm);
+  shard.d_lm_head = c.tied_embeddings ? shard.d_embeddings : grad(model.lm_head);
+}
+
+Trainable::State::Shard& Trainable::State::part(size_t i) {
+  if (parts.size() <= i) parts.resize(i + 1);
+  Shard& shard = parts[i];
+  if (shard.layers.empty()) {
+    shard.own_grads.assign(grads.size(), 0.0f);
+    bind(shard, shard.own_grads.data());
+  }
+  return shard;
 }
 
 Trainable Trainable::lora(Model base, LoraAdapter adapter) {

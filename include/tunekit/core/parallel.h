@@ -8,6 +8,9 @@ namespace tunekit {
 
 int num_threads();
 void set_num_threads(int n);  // n <= 0: one per core
+// The threads a parallel_for called from this thread would use: num_threads(), or 1 inside a chunk
+// of another parallel_for (whose nested calls run inline). Kernels size their split of work by it.
+int threads_here();
 
 // Splits [0, n) into contiguous chunks of at least grain items, claimed by whichever thread is free
 // (each 1/num_threads() of what is left, so they shrink towards the end), and calls fn(begin, end)

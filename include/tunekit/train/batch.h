@@ -20,6 +20,8 @@ struct Batch {
 
   int64_t size() const { return n_row * seq_len; }
   double weight_sum() const;       // Σ weights over rows with a target
+  // Rows [first, first + count) as a batch of their own (seg_start counted from its first token).
+  Batch rows(int64_t first, int64_t count) const;
 };
 
 }  // namespace tunekit

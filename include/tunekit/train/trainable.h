@@ -51,6 +51,10 @@ class Trainable {
   LossSum forward_backward(const Batch& batch, float grad_scale, const StepOptions& options);
   // Forward only (validation, perplexity).
   LossSum evaluate(const Batch& batch);
+  // How many parts both split a micro-batch into, by rows, one per thread, each run start to end on
+  // its own thread (1: it runs whole, each product split over the threads). The result is the same
+  // either way up to float rounding.
+  int64_t parts_of(const Batch& batch) const;
 
   // The model as trained so far (full: the updated weights; LoRA: the frozen base).
   const Model& model() const;
