@@ -18,6 +18,15 @@ inline void sgemm(char transb, int64_t M, int64_t N, int64_t K, float alpha, con
   sgemm('N', transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+// Sets oneDNN's OpenMP team on the calling thread to 1 (once per thread): our pool is the only source
+// of parallelism.
+void single_threaded_onednn();
+
+// y[M, N] (+)= x[M, K] · W[N, K]ᵀ on the calling thread by a oneDNN matmul primitive for this shape
+// (made on first use, ~0.2-0.6 ms, and kept per thread).
+void matmul_xwt(const float* x, int64_t M, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
+                bool accumulate);
+
 // The same product on the pool, one sgemm per chunk of at least max(64, rows / (2 · threads)) rows
 // of C (or columns, when C has few rows and more columns): for the training kernels' GEMMs, whose
 // shapes vary more than linear's. Row chunks keep every sgemm as wide as C (narrow column chunks
@@ -30,7 +39,8 @@ void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, f
 // v, o and down at training sizes), else columns (gate/up when T < d_ff; a chunk of vocabulary
 // logits). At T = 1024, in CPU time per product with the pool's chunks for 2 threads, this split
 // was 4-10% cheaper than the other one on the SmolLM2 shapes where the two differ. Chunks as
-// parallel_sgemm's: 3 for 2 threads (n/2, n/4, n/4) where n allows.
+// parallel_sgemm's: 3 for 2 threads (n/2, n/4, n/4) where n allows. A chunk of 64 to 512 rows goes
+// to matmul_xwt, the others to sgemm.
 void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
                bool accumulate);
 

@@ -1,5 +1,5 @@
-// Large-T linear: oneDNN's sgemm (one thread per call, our pool around it), directly on f32 weights
-// and on dequantized panels of the others.
+// Large-T linear: oneDNN's sgemm or matmul primitive (one thread per call, our pool around it),
+// directly on f32 weights and on dequantized panels of the others.
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
@@ -17,19 +17,39 @@ namespace {
 constexpr int64_t kPanelBytes = 1 << 20;  // a dequantized panel stays in the 2 MiB L2
 constexpr int64_t kMinColumns = 64;       // columns (or rows) per sgemm call when C is split
 
+constexpr int64_t kMatmulMinRows = 64, kMatmulMaxRows = 512;
+
+// y[M, N] (+)= x[M, K] · W[N, K]ᵀ on the calling thread: one chunk of sgemm_xwt. From 64 to 512 rows
+// oneDNN's matmul primitive (brgemm kernels reading W as the transposed [K, N] it is) beat sgemm's
+// 'T' path on SmolLM2's shapes (bench_train_ops --threads 1 --T 512, GFLOP/s: forward q/o 252
+// against 232, gate/up 251 against 244, down 249 against 220, the vocabulary's logits 221 against
+// 208); at 1024 rows sgemm was as fast or faster, and below 64 a new shape's primitive (0.2-0.6 ms
+// to make) costs more than it saves.
+void xwt_chunk(const float* x, int64_t M, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
+               bool accumulate) {
+  if (M >= kMatmulMinRows && M <= kMatmulMaxRows)
+    matmul_xwt(x, M, W, N, K, y, ldy, accumulate);
+  else
+    sgemm('T', M, N, K, 1.0f, x, K, W, K, accumulate ? 1.0f : 0.0f, y, ldy);
+}
+
 // The pool's grain for splitting n rows or columns of a product: at least kMinColumns, and at least
 // n / (2 · threads), so that 2 threads cut it into 3 chunks (n/2, n/4, n/4) rather than 5 (each chunk
 // re-packs the whole operand it does not split: 1-3% more CPU per product at T = 1024 with 5).
 int64_t split_grain(int64_t n) { return std::max<int64_t>(kMinColumns, n / (2 * int64_t(threads_here()))); }
 }
 
-void sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void single_threaded_onednn() {
   thread_local bool single_threaded = false;  // oneDNN sizes its OpenMP team from this thread's setting
   if (!single_threaded) {
     omp_set_num_threads(1);
     single_threaded = true;
   }
+}
+
+void sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  single_threaded_onednn();
   dnnl_status_t status = dnnl_sgemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   check(status == dnnl_success, "sgemm: oneDNN failed (status ", int(status), ") on op(A) [", M, ", ", K,
         "] x op(B) with N = ", N, ", transa ", transa, ", transb ", transb);
@@ -58,18 +78,17 @@ void parallel_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, f
 
 void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
                bool accumulate) {
-  const float beta = accumulate ? 1.0f : 0.0f;
   if (T >= N) {  // rows of y: each chunk packs all of W
     parallel_for(
         T,
         [&](int64_t t0, int64_t t1) {
-          sgemm('T', t1 - t0, N, K, 1.0f, x + t0 * K, K, W, K, beta, y + t0 * ldy, ldy);
+          xwt_chunk(x + t0 * K, t1 - t0, W, N, K, y + t0 * ldy, ldy, accumulate);
         },
         split_grain(T));
   } else {  // columns of y: each chunk packs all of x
     parallel_for(
         N,
-        [&](int64_t n0, int64_t n1) { sgemm('T', T, n1 - n0, K, 1.0f, x, K, W + n0 * K, K, beta, y + n0, ldy); },
+        [&](int64_t n0, int64_t n1) { xwt_chunk(x, T, W + n0 * K, n1 - n0, K, y + n0, ldy, accumulate); },
         split_grain(N));
   }
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "ops/ops_test_util.h"
+#include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/ops/ops.h"
 #include "tunekit/ops/reference.h"
@@ -65,6 +66,21 @@ TEST(Linear, F32OddShapes) {
   for (int64_t T : {1, 2, 3, 5, 17, 70})
     for (int64_t N : {1, 7, 33, 130})
       for (int64_t K : {1, 17, 64, 200}) check_linear(DType::F32, T, N, K, N == 7, T == 3);
+}
+
+// GEMM-sized f32 products: chunks of 64 to 512 rows go to a oneDNN matmul primitive made per shape
+// (written into and added to), others to sgemm; more shapes than a thread's cache of primitives
+// keeps. On one thread and on two (chunks of other sizes).
+TEST(Linear, F32GemmSizes) {
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (int64_t T : {64, 130, 511, 512, 700, 1100})
+      for (int64_t N : {33, 130})
+        for (int64_t K : {64, 200})
+          for (bool accumulate : {false, true}) check_linear(DType::F32, T, N, K, N == 33, accumulate);
+  }
+  for (int64_t T = 64; T < 64 + 70; ++T) check_linear(DType::F32, T, 9, 16, false, T % 2 == 0);
+  set_num_threads(0);
 }
 
 TEST(Linear, EveryStorageDtype) {
