@@ -38,14 +38,23 @@ void AdamW::step(float* values, const float* grads, const std::vector<Param>& pa
   const float decay = float(1.0 - lr * config_.weight_decay);
   float* m = m_.data();
   float* v = v_.data();
+  int64_t end_of_last = 0;
   for (const Param& p : params) {
-    check(p.offset >= 0 && p.offset + p.numel <= int64_t(m_.size()), "AdamW: parameter '", p.name,
-          "' lies outside the optimizer's ", m_.size(), " values");
-    const bool decays = p.decay && config_.weight_decay != 0;
-    parallel_for(
-        p.numel,
-        [&](int64_t begin, int64_t end) {
-          for (int64_t i = p.offset + begin; i < p.offset + end; ++i) {
+    check(p.offset >= end_of_last && p.offset + p.numel <= int64_t(m_.size()), "AdamW: parameter '", p.name,
+          "' lies outside the optimizer's ", m_.size(), " values or before the one listed before it");
+    end_of_last = p.offset + p.numel;
+  }
+  // One parallel section over all the values (a LoRA has hundreds of small tensors): each chunk
+  // updates the parts of the parameters it overlaps.
+  parallel_for(
+      end_of_last,
+      [&](int64_t begin, int64_t end) {
+        auto p = std::upper_bound(params.begin(), params.end(), begin,
+                                  [](int64_t i, const Param& q) { return i < q.offset + q.numel; });
+        for (; p != params.end() && p->offset < end; ++p) {
+          const bool decays = p->decay && config_.weight_decay != 0;
+          const int64_t first = std::max(begin, p->offset), last = std::min(end, p->offset + p->numel);
+          for (int64_t i = first; i < last; ++i) {
             const float g = grads[i];
             if (decays) values[i] *= decay;
             m[i] = m[i] * b1 + g * one_minus_b1;
@@ -53,9 +62,9 @@ void AdamW::step(float* values, const float* grads, const std::vector<Param>& pa
             const float denom = std::sqrt(v[i]) / bc2 + eps;
             values[i] -= step_size * (m[i] / denom);
           }
-        },
-        kBlock);
-  }
+        }
+      },
+      kBlock);
 }
 
 void AdamW::restore(std::vector<float> m, std::vector<float> v, int64_t t) {

@@ -134,6 +134,55 @@ TEST(Optimizer, ClipBelowTheLimitChangesNothing) {
   EXPECT_EQ(g[1], -0.4f);
 }
 
+// Parameters larger than the update's chunks and chunks spanning several parameters (with and
+// without decay) on two threads: each value gets exactly the AdamW formula of its own parameter.
+TEST(Optimizer, AdamWChunksSpanParameters) {
+  set_num_threads(2);
+  const std::vector<std::pair<int64_t, bool>> sizes = {{70001, true}, {5, false}, {3, true}, {40000, false}, {9, true}};
+  std::vector<Param> params;
+  int64_t n = 0;
+  for (const auto& [numel, decay] : sizes) {
+    Param p;
+    p.name = std::string("p").append(std::to_string(params.size()));
+    p.offset = n;
+    p.numel = numel;
+    p.decay = decay;
+    n += numel;
+    params.push_back(p);
+  }
+  std::vector<float> values(static_cast<size_t>(n)), grads(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    values[size_t(i)] = float(std::sin(0.001 * double(i)));
+    grads[size_t(i)] = float(std::cos(0.0007 * double(i)));
+  }
+  AdamWConfig c;
+  c.weight_decay = 0.1;
+  AdamW opt(n, c);
+  const double lr = 0.01;
+  std::vector<float> got = values;
+  opt.step(got.data(), grads.data(), params, lr);
+  set_num_threads(0);
+  for (const Param& p : params)
+    for (int64_t i = p.offset; i < p.offset + p.numel; ++i) {
+      // t = 1: m = (1-β1)·g, v = (1-β2)·g², and the bias corrections make the step lr·m̂/(sqrt(v̂)+eps).
+      const double g = grads[size_t(i)], m_hat = g, v_hat = g * g;
+      const double decayed = p.decay ? values[size_t(i)] * (1.0 - lr * c.weight_decay) : values[size_t(i)];
+      const double want = decayed - lr * m_hat / (std::sqrt(v_hat) + c.eps);
+      ASSERT_NEAR(got[size_t(i)], want, 1e-6) << p.name << " value " << i;
+    }
+}
+
+TEST(Optimizer, AdamWNeedsParametersInOffsetOrder) {
+  std::vector<Param> params(2);
+  params[0].offset = 4;
+  params[0].numel = 4;
+  params[1].offset = 0;
+  params[1].numel = 4;
+  std::vector<float> values(8), grads(8);
+  AdamW opt(8, {});
+  EXPECT_THROW(opt.step(values.data(), grads.data(), params, 0.1), Error);
+}
+
 TEST(Optimizer, RestoreChecksSizes) {
   AdamW opt(4, {});
   EXPECT_THROW(opt.restore(std::vector<float>(3), std::vector<float>(4), 1), Error);

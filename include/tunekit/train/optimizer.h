@@ -21,6 +21,7 @@ class AdamW {
   // One update at learning rate lr (step counter t advances by one):
   //   p -= lr·wd·p (decay params); m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²;
   //   p -= (lr / (1-β1^t)) · m / (sqrt(v) / sqrt(1-β2^t) + eps).
+  // params in offset order, not overlapping (as Trainable lists them); throws otherwise.
   void step(float* values, const float* grads, const std::vector<Param>& params, double lr);
   int64_t steps_taken() const { return t_; }
   // The state (m, v, t) for checkpoints; restore() checks the sizes.
