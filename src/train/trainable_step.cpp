@@ -1,7 +1,7 @@
 // Trainable's step over one packed micro-batch: embedding, the layers (train/layer.h), final norm,
 // chunked cross-entropy; then the same in reverse. With checkpointing only each layer's input is
-// kept and the layer is recomputed just before its backward (identical arithmetic, identical
-// gradients).
+// kept and each layer but the top one (whose activations the forward leaves in place) is recomputed
+// just before its backward (identical arithmetic, identical gradients).
 //
 // A micro-batch whose rows divide evenly among the threads runs in parts, one per thread, each start
 // to end on its own thread (its kernels single-threaded) into its own gradient buffer, the buffers
@@ -29,8 +29,11 @@ constexpr int64_t kMaxShardGradientBytes = int64_t(256) << 20;
 // one thread each, and at 32 rows or fewer ops::linear streams a quantized W with 8-bit inputs).
 constexpr int64_t kMinShardTokens = 128;
 // Rows of logits cross_entropy_loss computes at once, shared among the parts (each thread holds a
-// buffer of its share: [512 / parts, n_vocab], 96 MiB in all for SmolLM2's vocabulary).
-constexpr int64_t kLossChunkRows = 512;
+// buffer of its share: [256 / parts, n_vocab], 48 MiB in all for SmolLM2's vocabulary). 512 rows
+// ran a 1 x 1024 checkpointed step 0.3-3% faster for 50 MiB more peak RSS, which the checkpointed
+// configurations' memory target (half of PyTorch's) cannot spare; at 4 x 256 in 2 parts 128 rows
+// each ran as fast as 256.
+constexpr int64_t kLossChunkRows = 256;
 
 void check_batch(const Batch& b, int64_t n_vocab) {
   check(b.n_row > 0 && b.seq_len > 0, "batch: no tokens (", b.n_row, " rows of ", b.seq_len, ")");
@@ -147,7 +150,9 @@ LossSum Trainable::State::run(Shard& shard, const Batch& batch, float grad_scale
   for (int l = int(c.n_layer) - 1; l >= lowest; --l) {
     const float* x_in = a.xs.data() + l * T * D;
     train::LayerActs& acts = a.acts[keep_all ? size_t(l) : 0];
-    if (!keep_all)  // recompute this layer's activations (not its output: the next layer's input is kept)
+    // Recompute this layer's activations (not its output: the next layer's input is kept), but for
+    // the top layer's: acts[0] still holds them from the forward.
+    if (!keep_all && l != c.n_layer - 1)
       train::layer_forward(shard.layers[size_t(l)], ctx, x_in, nullptr, acts, a.scratch);
     train::layer_backward(shard.layers[size_t(l)], ctx, x_in, acts, dx,
                           /*input_gradient=*/embeddings_train || l > lowest, a.scratch);
