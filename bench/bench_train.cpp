@@ -80,7 +80,8 @@ Batch random_batch(const ModelConfig& c, int64_t rows, int64_t seq, uint64_t see
   return b;
 }
 
-// Model FLOPs of one step (see the header comment); recompute: checkpointing's extra forward.
+// Model FLOPs of one step (see the header comment); recompute: checkpointing's extra forward (every
+// layer but the top one, without its down product).
 struct StepFlops {
   double model = 0, recompute = 0;
 };
@@ -89,14 +90,16 @@ StepFlops step_flops(const ModelConfig& c, const Options& o, int64_t trainable) 
                                                       3.0 * double(c.d_model) * double(c.d_ff);
   const double matmul = double(c.n_layer) * layer_w + double(c.n_vocab) * double(c.d_model);
   const double attention_fwd = 4.0 * double(c.d_q()) * (double(o.seq) + 1) / 2 * double(c.n_layer);  // per token
+  const double recomputed = double(c.n_layer - 1) / double(c.n_layer);  // the share of layers recomputed
+  const double recompute_w = double(c.n_layer - 1) * (layer_w - double(c.d_model) * double(c.d_ff));
   StepFlops f;
   if (o.full) {
     f.model = T * (6 * matmul + 3 * attention_fwd);
-    f.recompute = T * (2 * (matmul - double(c.n_vocab) * double(c.d_model)) + attention_fwd);
+    f.recompute = T * (2 * recompute_w + recomputed * attention_fwd);
   } else {
     const double lora = double(trainable);  // forward, input gradient and weight gradient: 6 per weight
     f.model = T * (4 * matmul + 6 * lora + 3 * attention_fwd);
-    f.recompute = T * (2 * (matmul - double(c.n_vocab) * double(c.d_model)) + 2 * lora + attention_fwd);
+    f.recompute = T * (2 * recompute_w + recomputed * (2 * lora + attention_fwd));
   }
   return f;
 }
@@ -174,6 +177,7 @@ int main(int argc, char** argv) {
                                    {"peak_rss_mib", rss_mib(true)},
                                    {"rss_after_model_mib", rss_model},
                                    {"trainable_params", tr.n_values()},
+                                   {"parts", tr.parts_of(b)},
                                    {"loss_first", losses.front()},
                                    {"loss_last", losses.back()},
                                    {"model_gflop_per_step", flops.model / 1e9},
