@@ -24,10 +24,10 @@ namespace {
 
 // The most memory the parts may hold in their own gradient buffers (full fine-tuning of a larger
 // model runs its micro-batches whole instead).
-constexpr int64_t kMaxShardGradientBytes = int64_t(256) << 20;
+constexpr int64_t kMaxPartGradientBytes = int64_t(256) << 20;
 // The fewest tokens per part: below it a micro-batch runs whole (tiny products gain nothing from
 // one thread each, and at 32 rows or fewer ops::linear streams a quantized W with 8-bit inputs).
-constexpr int64_t kMinShardTokens = 128;
+constexpr int64_t kMinPartTokens = 128;
 // Rows of logits cross_entropy_loss computes at once, shared among the parts (each thread holds a
 // buffer of its share: [256 / parts, n_vocab], 48 MiB in all for SmolLM2's vocabulary). 512 rows
 // ran a 1 x 1024 checkpointed step 0.3-3% faster for 50 MiB more peak RSS, which the checkpointed
@@ -90,9 +90,9 @@ train::StepContext Trainable::State::context(const Batch& b, double dropout, uin
 
 int64_t Trainable::State::part_count(const Batch& b) const {
   const int64_t threads = threads_here();
-  if (threads < 2 || b.n_row % threads != 0 || b.size() / threads < kMinShardTokens) return 1;
+  if (threads < 2 || b.n_row % threads != 0 || b.size() / threads < kMinPartTokens) return 1;
   const int64_t bytes = threads * int64_t(grads.size()) * int64_t(sizeof(float));
-  return bytes <= kMaxShardGradientBytes ? threads : 1;
+  return bytes <= kMaxPartGradientBytes ? threads : 1;
 }
 
 void Trainable::State::reserve(Arena& a, int64_t T, bool keep_all, bool dropout) {
@@ -174,7 +174,7 @@ LossSum Trainable::State::step(const Batch& batch, float grad_scale, const StepO
   parallel_for(n_parts, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       Shard& shard = parts[size_t(i)];
-      std::fill(shard.own_grads.begin(), shard.own_grads.end(), 0.0f);
+      if (grad_scale != 0.0f) std::fill(shard.own_grads.begin(), shard.own_grads.end(), 0.0f);
       part_sums[size_t(i)] = run(shard, batches[size_t(i)], grad_scale, options, i * rows * batch.seq_len,
                                  kLossChunkRows / n_parts);
     }
