@@ -51,8 +51,8 @@ struct Cache {
 void matmul_xwt(const float* x, int64_t M, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
                 bool accumulate) {
   single_threaded_onednn();
-  thread_local Cache cache;
   try {
+    thread_local Cache cache;  // its engine and stream are oneDNN objects too
     Product& p = cache.get(M, N, K, ldy, accumulate);
     p.src.set_data_handle(const_cast<float*>(x));
     p.weights.set_data_handle(const_cast<float*>(W));

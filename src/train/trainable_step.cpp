@@ -181,10 +181,10 @@ LossSum Trainable::State::step(const Batch& batch, float grad_scale, const StepO
   });
 
   LossSum sums;
-  for (const LossSum& part : part_sums) {  // in part order: deterministic
-    sums.loss += part.loss;
-    sums.weight += part.weight;
-    sums.tokens += part.tokens;
+  for (const LossSum& part_sum : part_sums) {  // in part order: deterministic
+    sums.loss += part_sum.loss;
+    sums.weight += part_sum.weight;
+    sums.tokens += part_sum.tokens;
   }
   if (grad_scale != 0.0f)  // grads += the parts' sum (taken first, so that adding twice the same
                            // half-scaled micro-batch gives exactly its whole gradient, as whole does)
