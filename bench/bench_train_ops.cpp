@@ -10,7 +10,8 @@
 //   cross_entropy loss only, loss + dh (frozen tied output matrix, the LoRA case), loss + dh + dW
 //   elementwise   rmsnorm, swiglu and rope backward in GB/s of the bytes they must move
 // Wall-clock figures need a quiet machine; gflops_per_cpu_second with --threads 1 does not.
-//   bench_train_ops [--threads 2] [--T 1024] [--reps 5] [--only linear,attention,cross_entropy,elementwise]
+//   bench_train_ops [--threads 2] [--T 1024] [--reps 5] [--chunk-rows 512]
+//                   [--only linear,attention,cross_entropy,elementwise]
 #include <CLI/CLI.hpp>
 
 #include <time.h>
@@ -35,6 +36,7 @@ struct Options {
   int threads = 2;
   int64_t T = 1024;
   int reps = 5;
+  int64_t chunk_rows = 512;       // cross_entropy_loss's rows of logits per chunk
   std::vector<std::string> only;  // bench names to run; empty: all
   bool runs(const std::string& name) const { return only.empty() || std::count(only.begin(), only.end(), name); }
 };
@@ -151,17 +153,17 @@ void bench_cross_entropy(const Options& o) {
   for (int64_t t = 0; t < T; ++t) targets[size_t(t)] = int32_t((t * 7919) % V);
   std::vector<float> dh(size_t(T * C)), dW(size_t(V * C));
   const double gemm = 2.0 * double(T * V * C);
-  const nlohmann::ordered_json extra = {{"V", V}, {"C", C}, {"chunk_rows", 512}};
+  const nlohmann::ordered_json extra = {{"V", V}, {"C", C}, {"chunk_rows", o.chunk_rows}};
   print(o, "cross_entropy", "loss", gemm, time_it(o.reps, [&] {
-          ops::cross_entropy_loss(h.data(), W, targets.data(), nullptr, T, 0.0f, nullptr, nullptr);
+          ops::cross_entropy_loss(h.data(), W, targets.data(), nullptr, T, 0.0f, nullptr, nullptr, o.chunk_rows);
         }),
         extra);
   print(o, "cross_entropy", "loss + dh", 2 * gemm, time_it(o.reps, [&] {
-          ops::cross_entropy_loss(h.data(), W, targets.data(), nullptr, T, 1.0f, dh.data(), nullptr);
+          ops::cross_entropy_loss(h.data(), W, targets.data(), nullptr, T, 1.0f, dh.data(), nullptr, o.chunk_rows);
         }),
         extra);
   print(o, "cross_entropy", "loss + dh + dW", 3 * gemm, time_it(o.reps, [&] {
-          ops::cross_entropy_loss(h.data(), W, targets.data(), nullptr, T, 1.0f, dh.data(), dW.data());
+          ops::cross_entropy_loss(h.data(), W, targets.data(), nullptr, T, 1.0f, dh.data(), dW.data(), o.chunk_rows);
         }),
         extra);
 }
@@ -199,6 +201,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "threads (default 2)");
   app.add_option("--T", o.T, "tokens per step (default 1024; a multiple of 256)");
   app.add_option("--reps", o.reps, "timed repetitions per figure");
+  app.add_option("--chunk-rows", o.chunk_rows, "cross_entropy: rows of logits per chunk (default 512)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
   app.add_option("--only", o.only, "run only these benches (linear, attention, cross_entropy, elementwise)")
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
