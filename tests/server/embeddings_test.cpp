@@ -142,7 +142,7 @@ class EncoderEmbeddings : public test::StoriesServer {
   }
   void TearDown() override {
     StoriesServer::TearDown();
-    served_->encoder = nullptr;
+    if (served_) served_->encoder = nullptr;  // null when SetUp skipped (no ../shared)
   }
   std::unique_ptr<rag::SentenceEncoder> encoder_;
 };
