@@ -56,6 +56,13 @@ bool get_bool_or(const nlohmann::json& j, const char* key, bool fallback, const 
   return j[key].get<bool>();
 }
 
+std::string get_string_or(const nlohmann::json& j, const char* key, const std::string& fallback,
+                          const std::string& origin) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  check(j[key].is_string(), origin, ": \"", key, "\" must be a string, got ", j[key].dump());
+  return j[key].get<std::string>();
+}
+
 // bos/eos may be an int or a list (Llama 3 lists several EOS ids): take the first.
 int32_t get_token_id_or(const nlohmann::json& j, const char* key, int32_t fallback) {
   if (!j.contains(key)) return fallback;
@@ -71,7 +78,7 @@ ops::RopeConfig rope_from_hf(const nlohmann::json& j, const std::string& origin)
   if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return rope;
   const auto& s = j["rope_scaling"];
   check(s.is_object(), origin, ": \"rope_scaling\" must be an object or null");
-  std::string type = s.value("rope_type", s.value("type", std::string("default")));
+  const std::string type = get_string_or(s, "rope_type", get_string_or(s, "type", "default", origin), origin);
   if (type == "default") return rope;
   check(type == "linear" || type == "llama3", origin, ": rope_scaling type '", type,
         "' is not supported (supported: linear, llama3)");
@@ -128,7 +135,7 @@ ModelConfig ModelConfig::from_hf_json(const nlohmann::json& j, const std::string
   if (c.arch == "mistral") c.sliding_window = get_int_or(j, "sliding_window", 0, origin);
   check(!(c.arch == "qwen2" && get_bool_or(j, "use_sliding_window", false, origin)), origin,
         ": Qwen2 use_sliding_window=true is not supported");
-  std::string act = j.value("hidden_act", std::string("silu"));
+  const std::string act = get_string_or(j, "hidden_act", "silu", origin);
   check(act == "silu", origin, ": hidden_act '", act, "' is not supported (Llama-family models use silu)");
   c.bos_id = get_token_id_or(j, "bos_token_id", 1);
   c.eos_id = get_token_id_or(j, "eos_token_id", 2);

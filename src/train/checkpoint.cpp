@@ -177,7 +177,7 @@ LoadedCheckpoint load_checkpoint(const fs::path& dir, const std::vector<Param>& 
   LoadedCheckpoint out;
   const nlohmann::json j = read_json_file(dir / kState);
   const std::string origin = (dir / kState).string();
-  check(j.is_object() && j.value("format", "") == "tunekit-checkpoint" && j.contains("state") &&
+  check(j.is_object() && j.contains("format") && j["format"] == "tunekit-checkpoint" && j.contains("state") &&
             j.contains("config"),
         origin, ": not a tunekit checkpoint (missing format, state or config)");
   out.state = trainer_state_from_json(j["state"], origin);

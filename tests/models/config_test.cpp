@@ -80,6 +80,20 @@ TEST(ModelConfig, BadConfigsNameTheProblem) {
   j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
   EXPECT_NE(error_of(j).find("'yarn' is not supported"), std::string::npos);
 
+  // Strings of the wrong type (found by fuzz_config_json: they used to escape as json type_error).
+  j = smollm2_like();
+  j["hidden_act"] = 0.0;
+  EXPECT_NE(error_of(j).find("\"hidden_act\" must be a string, got 0.0"), std::string::npos) << error_of(j);
+  j = smollm2_like();
+  j["rope_scaling"] = {{"type", json::array()}, {"factor", 4.0}};
+  EXPECT_NE(error_of(j).find("\"type\" must be a string"), std::string::npos) << error_of(j);
+  j = smollm2_like();
+  j["rope_scaling"] = {{"rope_type", 2}, {"type", "linear"}};
+  EXPECT_NE(error_of(j).find("\"rope_type\" must be a string"), std::string::npos) << error_of(j);
+  j = smollm2_like();
+  j["hidden_act"] = nullptr;  // null means the default, as for the other optional fields
+  EXPECT_EQ(error_of(j), "");
+
   EXPECT_NE(error_of(json::array()).find("expected a JSON object"), std::string::npos);
 }
 

@@ -162,6 +162,8 @@ TEST(Checkpoint, RefusesDamagedFiles) {
   // Not a checkpoint at all.
   std::ofstream(dir / "trainer_state.json") << "{\"hello\": 1}";
   expect_refused(dir, params, "not a tunekit checkpoint");
+  std::ofstream(dir / "trainer_state.json") << "{\"format\": 3, \"state\": {}, \"config\": {}}";  // not a string
+  expect_refused(dir, params, "not a tunekit checkpoint");
   // A truncated tensor file.
   fs::path dir2 = Fixture(4).save(out);
   fs::resize_file(dir2 / "optimizer.safetensors", fs::file_size(dir2 / "optimizer.safetensors") - 8);
