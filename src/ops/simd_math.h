@@ -1,12 +1,17 @@
 // The one place the kernels get their intrinsics from, plus vector math they share (exp, max).
 #pragma once
 // GCC 12 reports its own AVX-512 headers' deliberately undefined temporaries (__Y = __Y) as
-// (maybe-)uninitialized once inlined at -O3; the warning is about the header, so silence it there only.
+// (maybe-)uninitialized once inlined at -O3; the warning is about the header, so silence it there
+// only (clang, which builds the fuzzers, has no such warning and no -Wmaybe-uninitialized).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #include <cstdint>
 
