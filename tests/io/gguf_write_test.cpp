@@ -256,26 +256,25 @@ TEST(GgufWrite, AlignmentOverOneMibIsRefused) {
   EXPECT_GE(w.serialize().size(), kGgufMaxAlignment);  // the largest allowed still pads the data section
 }
 
-// With general.alignment 2 the writer packs tensors 2 bytes apart, so one of two f32 tensors 14 bytes
-// apart sits at an address that is not a multiple of 4 (found by fuzz_gguf: its round trip was
-// refused). Both read back whole, through float pointers a multiple of 4 apart from address 0.
+// With general.alignment 2 the writer packs tensors 2 bytes apart, so of two f32 tensors whose
+// data offsets differ by 14 bytes one sits at an address that is not a multiple of 4 (found by
+// fuzz_gguf: its round trip was refused). Both read back whole, and as aligned floats.
 TEST(GgufWrite, SmallAlignmentRoundTripsWithMisalignedFloats) {
   GgufWriter w;
   w.set_u32("general.alignment", 2);
   Tensor a = Tensor::zeros(DType::F32, {3}), half = Tensor::zeros(DType::F16, {1}), c = Tensor::zeros(DType::F32, {2});
   for (int i = 0; i < 3; ++i) a.as<float>()[i] = 1.5f + float(i);
   for (int i = 0; i < 2; ++i) c.as<float>()[i] = -2.25f * float(i + 1);
-  w.add_tensor("a", a);  // data offset 0 (12 bytes)
+  w.add_tensor("a", a);        // data offset 0 (12 bytes)
   w.add_tensor("half", half);  // offset 12 (2 bytes)
-  w.add_tensor("c", c);  // offset 14: 2 bytes off a's alignment modulo 4
+  w.add_tensor("c", c);        // offset 14
   const std::string bytes = w.serialize();
   const GgufFile g = GgufFile::from_file(MappedFile::from_bytes("align2.gguf", bytes.data(), bytes.size()));
   EXPECT_EQ(g.alignment(), 2u);
-  for (const char* name : {"a", "c"}) {
+  for (const auto& [name, want] : {std::pair<const char*, const Tensor*>{"a", &a}, {"c", &c}}) {
     const Tensor& t = g.tensor(name);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % alignof(float), 0u) << name;
-    const Tensor& want = std::string(name) == "a" ? a : c;
-    ASSERT_EQ(t.shape, want.shape) << name;
-    for (int64_t i = 0; i < t.numel(); ++i) EXPECT_EQ(t.as<float>()[i], want.as<float>()[i]) << name << " " << i;
+    ASSERT_EQ(t.shape, want->shape) << name;
+    for (int64_t i = 0; i < t.numel(); ++i) EXPECT_EQ(t.as<float>()[i], want->as<float>()[i]) << name << " " << i;
   }
 }
