@@ -10,10 +10,16 @@
 namespace tunekit {
 
 std::string read_text_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  check(!std::filesystem::is_directory(path, ec), path.string(), ": is a folder, not a file");
   std::ifstream in(path, std::ios::binary);
   check(in.good(), path.string(), ": cannot open (", std::strerror(errno), ")");
   std::ostringstream text;
-  text << in.rdbuf();
+  try {
+    text << in.rdbuf();  // the stream buffer throws on a read error (EISDIR, EIO, ...)
+  } catch (const std::exception& e) {
+    fail(path.string(), ": read failed (", e.what(), ")");
+  }
   check(!in.bad(), path.string(), ": read failed");
   return text.str();
 }

@@ -1,8 +1,7 @@
 // Where a model keeps its chat template and special tokens: HF folders and config files, GGUF.
-#include <fstream>
-#include <sstream>
 
 #include "tunekit/error.h"
+#include "tunekit/io/file_util.h"
 #include "tunekit/io/gguf.h"
 #include "tunekit/tokenizer/chat_template.h"
 
@@ -12,18 +11,9 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  check(in.good(), path.string(), ": cannot open for reading");
-  std::ostringstream text;
-  text << in.rdbuf();
-  check(!in.bad(), path.string(), ": read failed");
-  return text.str();
-}
-
 json read_json(const fs::path& path) {
   try {
-    return json::parse(read_file(path));
+    return json::parse(read_text_file(path));
   } catch (const json::exception& e) {
     fail(path.string(), ": not valid JSON (", e.what(), ")");
   }
@@ -61,9 +51,9 @@ std::optional<std::string> template_from_gguf(const fs::path& path, const std::s
 }
 
 std::optional<std::string> template_from_folder(const fs::path& dir, const std::string& name) {
-  if (name == "default" && fs::exists(dir / "chat_template.jinja")) return read_file(dir / "chat_template.jinja");
+  if (name == "default" && fs::exists(dir / "chat_template.jinja")) return read_text_file(dir / "chat_template.jinja");
   fs::path named = dir / "additional_chat_templates" / (name + ".jinja");
-  if (name != "default" && fs::exists(named)) return read_file(named);
+  if (name != "default" && fs::exists(named)) return read_text_file(named);
   for (const char* config : {"chat_template.json", "tokenizer_config.json"})
     if (fs::exists(dir / config))
       if (auto found = template_from_config(dir / config, name)) return found;
@@ -94,7 +84,7 @@ std::optional<std::string> find_chat_template(const fs::path& path, const std::s
   check(fs::exists(path), path.string(), ": no such file or folder");
   if (is_gguf(path)) return template_from_gguf(path, name);
   if (path.extension() == ".json") return template_from_config(path, name);
-  return read_file(path);
+  return read_text_file(path);
 }
 
 ChatSpecialTokens find_chat_special_tokens(const fs::path& path) {

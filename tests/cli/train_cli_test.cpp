@@ -210,6 +210,33 @@ TEST(TrainCli, UnknownNamesAreErrors) {
   EXPECT_NE(r.err.find("--model is required"), std::string::npos) << r.err;
 }
 
+// YAML that parses but is no list of settings, and config paths that are no readable file: an error
+// naming the file (and line), never yaml-cpp's or the stream's own exception.
+TEST(TrainCli, YamlThatIsNotSettingsIsReportedWithFileAndLine) {
+  auto dir = test::temp_dir("train_cli_yaml_shapes");
+  struct Case {
+    const char *file, *text, *expected;
+  };
+  const Case cases[] = {
+      {"key.yaml", "lr: 0.1\n? [a, b]\n: 1\n", "key.yaml:2: a setting's name must be plain text"},
+      {"nested.yaml", "targets: [[q_proj, k_proj], v_proj]\n", "nested.yaml:1: 'targets' must be a list of plain values"},
+      {"alias.yaml", "lr: &x [*x]\n", "alias.yaml:1: 'lr' must be a list of plain values"},
+  };
+  for (const Case& c : cases) {
+    std::ofstream(dir / c.file) << c.text;
+    auto r = test::run_cli({"train", "--config", (dir / c.file).string()});
+    EXPECT_EQ(r.exit_code, 1) << c.file;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+  }
+  auto r = test::run_cli({"train", "--config", (dir / "missing.yaml").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("missing.yaml: cannot open"), std::string::npos) << r.err;
+  r = test::run_cli({"train", "--config", dir.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(": is a folder, not a file"), std::string::npos) << r.err;
+}
+
 TEST(TrainCli, PlainProgressLinesAndEvalVerb) {
   TUNEKIT_REQUIRE_SHARED("models/stories260K/stories260K.bin");
   auto dir = test::temp_dir("train_cli_plain");

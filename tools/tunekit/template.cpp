@@ -6,13 +6,12 @@
 // keys all become template variables ({"messages": [...], "tools": [...], ...}). BOS/EOS default to
 // the model's own tokens where PATH names them.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "tunekit/error.h"
+#include "tunekit/io/file_util.h"
 #include "tunekit/tokenizer/chat_template.h"
 #include "verbs.h"
 
@@ -29,13 +28,9 @@ struct TemplateArgs {
 };
 
 json read_messages(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  check(in.good(), path, ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
   json j;
   try {
-    j = json::parse(text.str());
+    j = json::parse(read_text_file(path));
   } catch (const json::parse_error& e) {
     fail(path, ": not valid JSON (", e.what(), ")");
   }

@@ -3,12 +3,12 @@
 // unless --add-special). --file reads the text from a file (for texts longer than an argument). With --decode, STR holds ids (spaces or commas between them) and the
 // decoded text is printed instead. PATH is any format load_tokenizer() reads, a .gguf included.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 
 #include "tunekit/error.h"
+#include "tunekit/io/file_util.h"
 #include "tunekit/tokenizer/tokenizer.h"
 #include "verbs.h"
 
@@ -43,16 +43,8 @@ std::vector<int32_t> parse_ids(const std::string& text, const Tokenizer& tok) {
   return ids;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  check(in.good(), path, ": cannot open");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void run(TokenizeArgs a) {
-  if (!a.file.empty()) a.text = read_file(a.file);
+  if (!a.file.empty()) a.text = read_text_file(a.file);
   const auto tok = load_tokenizer(a.tokenizer);
   if (a.decode) {
     const std::string text = tok->decode(parse_ids(a.text, *tok), a.add_special);

@@ -15,6 +15,7 @@
 
 #include "tunekit/core/progress.h"
 #include "tunekit/error.h"
+#include "tunekit/io/file_util.h"
 #include "tunekit/train/trainer.h"
 #include "verbs.h"
 
@@ -113,7 +114,7 @@ void apply_settings(CLI::App* cmd, const TrainArgs& a) {
   if (a.config_file.empty()) return;
   YAML::Node root;
   try {
-    root = YAML::LoadFile(a.config_file);
+    root = YAML::Load(read_text_file(a.config_file));
   } catch (const YAML::Exception& e) {
     fail(a.config_file, ": not valid YAML (", e.what(), ")");
   }
@@ -121,8 +122,9 @@ void apply_settings(CLI::App* cmd, const TrainArgs& a) {
   check(root.IsMap(), a.config_file, ": expected a mapping of settings (key: value)");
   std::string unknown;
   for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
     const std::string where = a.config_file + ":" + std::to_string(kv.first.Mark().line + 1);
+    check(kv.first.IsScalar(), where, ": a setting's name must be plain text (lr, lora_r, ...)");
+    const std::string key = kv.first.Scalar();
     CLI::Option* opt;
     try {
       opt = option_for(cmd, key, where);
@@ -135,9 +137,12 @@ void apply_settings(CLI::App* cmd, const TrainArgs& a) {
     const YAML::Node& v = kv.second;
     check(!v.IsMap(), where, ": '", key, "' must be a value or a list, not a mapping");
     if (v.IsSequence())
-      for (const auto& item : v) values.push_back(item.as<std::string>());
+      for (const auto& item : v) {
+        check(item.IsScalar(), where, ": '", key, "' must be a list of plain values, not of lists or mappings");
+        values.push_back(item.Scalar());
+      }
     else if (!v.IsNull())
-      values.push_back(v.as<std::string>());
+      values.push_back(v.Scalar());
     set_option(opt, values, where);
   }
   check(unknown.empty(), unknown);
