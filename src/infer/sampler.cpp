@@ -16,6 +16,13 @@ void SamplingParams::validate() const {
   check(repetition_penalty > 0 && std::isfinite(repetition_penalty), "repetition penalty must be > 0, got ",
         repetition_penalty);
   check(repeat_last_n >= 0, "repeat-last-n must be >= 0, got ", repeat_last_n);
+  check(frequency_penalty >= -2 && frequency_penalty <= 2, "frequency penalty must be in [-2, 2], got ",
+        frequency_penalty);
+  check(presence_penalty >= -2 && presence_penalty <= 2, "presence penalty must be in [-2, 2], got ", presence_penalty);
+  for (const auto& [id, bias] : logit_bias) {
+    check(id >= 0, "logit bias: token id ", id, " is negative");
+    check(bias >= -100 && bias <= 100, "logit bias of token ", id, " must be in [-100, 100], got ", bias);
+  }
 }
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) { params_.validate(); }
@@ -32,6 +39,13 @@ double uniform01(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53;
 }  // namespace
 
 int32_t Sampler::sample(float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
+  adjust(logits, n_vocab, history);
+  const int32_t token = draw(logits, n_vocab);
+  if (params_.frequency_penalty != 0.0f || params_.presence_penalty != 0.0f) ++drawn_[token];
+  return token;
+}
+
+void Sampler::adjust(float* logits, int64_t n_vocab, const std::vector<int32_t>& history) const {
   if (params_.repetition_penalty != 1.0f && params_.repeat_last_n > 0) {
     std::unordered_set<int32_t> seen;
     size_t from = history.size() > size_t(params_.repeat_last_n) ? history.size() - params_.repeat_last_n : 0;
@@ -41,6 +55,15 @@ int32_t Sampler::sample(float* logits, int64_t n_vocab, const std::vector<int32_
       logits[id] = logits[id] > 0 ? logits[id] / params_.repetition_penalty : logits[id] * params_.repetition_penalty;
     }
   }
+  for (const auto& [id, count] : drawn_)
+    logits[id] -= float(count) * params_.frequency_penalty + params_.presence_penalty;
+  for (const auto& [id, bias] : params_.logit_bias) {
+    check(id < n_vocab, "logit bias: token id ", id, " is not below the vocabulary size ", n_vocab);
+    logits[id] += bias;
+  }
+}
+
+int32_t Sampler::draw(const float* logits, int64_t n_vocab) {
   if (params_.temperature == 0.0f) return argmax(logits, n_vocab);
 
   // Candidates sorted by logit, cut by top-k.

@@ -254,7 +254,8 @@ struct Server::Impl {
     job->arrived = Clock::now();
     job->route = endpoint == Endpoint::chat ? "/v1/chat/completions" : "/v1/completions";
     try {
-      ApiRequest r = parse_request(endpoint, req.body, options.max_tokens_limit, options.default_max_tokens);
+      ApiRequest r = parse_request(endpoint, req.body,
+                                   {options.max_tokens_limit, options.default_max_tokens, served.model->config.n_vocab});
       const ModelAndKb selected = select_knowledge_base(r.model, r.kb);
       ModelChoice choice = choose_model(served, selected.model, false);
       r.options.adapter = choice.adapter.get();

@@ -84,7 +84,32 @@ std::string parse_prompt(const json& body) {
   bad_field("prompt", "must be a string (token arrays and batches of prompts are not supported)");
 }
 
-void parse_sampling(const json& body, SamplingParams& s) {
+// A number field within [lo, hi], or nullopt when absent.
+std::optional<float> number_in(const json& body, const char* key, double lo, double hi) {
+  const json* v = field(body, key, json::value_t::number_float, "a number");
+  if (!v) return std::nullopt;
+  if (!(*v >= lo && *v <= hi)) bad_field(key, "must be between " + json(lo).dump() + " and " + json(hi).dump());
+  return v->get<float>();
+}
+
+// OpenAI's logit_bias: {"TOKEN_ID": BIAS, ...}, ids as decimal strings below n_vocab, -100 <= BIAS <= 100.
+std::vector<std::pair<int32_t, float>> parse_logit_bias(const json& body, int64_t n_vocab) {
+  const json* map = field(body, "logit_bias", json::value_t::object, "an object of token id: bias");
+  if (!map) return {};
+  std::vector<std::pair<int32_t, float>> out;
+  for (const auto& [key, bias] : map->items()) {
+    const bool digits = !key.empty() && key.size() <= 10 && key.find_first_not_of("0123456789") == std::string::npos;
+    const int64_t id = digits ? std::stoll(key) : -1;
+    if (id < 0 || id >= n_vocab)
+      bad_field("logit_bias", "'" + key + "' is not a token id (0.." + std::to_string(n_vocab - 1) + ")");
+    if (!bias.is_number() || !(bias >= -100 && bias <= 100))
+      bad_field("logit_bias", "the bias of token " + key + " must be a number between -100 and 100");
+    out.emplace_back(int32_t(id), bias.get<float>());
+  }
+  return out;
+}
+
+void parse_sampling(const json& body, int64_t n_vocab, SamplingParams& s) {
   s = SamplingParams{};
   s.temperature = 1.0f;  // OpenAI's defaults: temperature 1, top_p 1, no top-k/min-p
   s.top_p = 1.0f;
@@ -98,6 +123,9 @@ void parse_sampling(const json& body, SamplingParams& s) {
     if (*p <= 0 || *p > 1) bad_field("top_p", "must be in (0, 1]");
     s.top_p = p->get<float>();
   }
+  s.frequency_penalty = number_in(body, "frequency_penalty", -2, 2).value_or(0.0f);
+  s.presence_penalty = number_in(body, "presence_penalty", -2, 2).value_or(0.0f);
+  s.logit_bias = parse_logit_bias(body, n_vocab);
   if (const json* seed = field(body, "seed", json::value_t::number_integer, "an integer"))
     s.seed = seed->is_number_unsigned() ? seed->get<uint64_t>() : uint64_t(seed->get<int64_t>());
   else
@@ -132,8 +160,8 @@ json error_body(const std::string& message, const std::string& type, const std::
             {"code", code.empty() ? json() : json(code)}}}};
 }
 
-ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, int64_t max_tokens_limit,
-                         int64_t default_max_tokens) {
+ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, const RequestLimits& limits) {
+  const int64_t max_tokens_limit = limits.max_tokens_limit;
   json body = json::parse(body_text, nullptr, false);
   if (body.is_discarded())
     throw ApiError(400, "the request body is not valid JSON", "invalid_request_error", "", "invalid_json");
@@ -156,7 +184,7 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, int64_
     bad_field("n", "only n = 1 is supported");
   const char* max_key = endpoint == Endpoint::chat && body.contains("max_completion_tokens") ? "max_completion_tokens"
                                                                                               : "max_tokens";
-  r.options.max_tokens = std::min(default_max_tokens, max_tokens_limit);
+  r.options.max_tokens = std::min(limits.default_max_tokens, max_tokens_limit);
   if (const json* n = field(body, max_key, json::value_t::number_integer, "an integer")) {
     const bool fits = n->is_number_unsigned() ? n->get<uint64_t>() <= uint64_t(max_tokens_limit)
                                               : n->get<int64_t>() >= 0 && n->get<int64_t>() <= max_tokens_limit;
@@ -170,7 +198,7 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, int64_
     r.echo = true;
   }
   r.options.stop = parse_stop(body);
-  parse_sampling(body, r.options.sampling);
+  parse_sampling(body, limits.n_vocab, r.options.sampling);
   return r;
 }
 

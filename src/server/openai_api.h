@@ -39,10 +39,17 @@ struct ApiRequest {
   GenerateOptions options;            // max_tokens, sampling, stop, top_logprobs (on_text and adapter unset)
 };
 
+// What a request is checked against: the server's token limits and the served model's vocabulary.
+struct RequestLimits {
+  int64_t max_tokens_limit = 4096;
+  int64_t default_max_tokens = 256;  // when the request does not say (capped by the limit)
+  int64_t n_vocab = 0;               // logit_bias token ids must be below it
+};
+
 // Parses and checks a body: JSON syntax, field types, max_tokens in [0, max_tokens_limit],
-// temperature, top_p, n == 1, logprobs / top_logprobs. Throws ApiError (400) naming the field.
-ApiRequest parse_request(Endpoint endpoint, const std::string& body, int64_t max_tokens_limit,
-                         int64_t default_max_tokens);
+// temperature, top_p, frequency/presence penalties, logit_bias, n == 1, logprobs / top_logprobs.
+// Throws ApiError (400) naming the field.
+ApiRequest parse_request(Endpoint endpoint, const std::string& body, const RequestLimits& limits);
 
 // Identity of one response: its id, creation time and the model name echoed back.
 struct ResponseHeader {

@@ -63,6 +63,47 @@ TEST(Sampler, TopKOneIsGreedyAtAnyTemperature) {
   }
 }
 
+// OpenAI's formula, logit[j] -= c[j] · frequency + (c[j] > 0) · presence with c[j] the earlier
+// draws of j, worked by hand for greedy draws from the same logits {2.0, 1.5, -0.2}:
+//   frequency 1: 0 (2.0 > 1.5), 1 (1.0 < 1.5), 0 (1.0 > 0.5), 1 (0.0 < 0.5), 0 (0.0 > -0.2 > -0.5),
+//                2 (-1.0 < -0.5 < -0.2)
+//   presence 1:  0, 1 (1.0 < 1.5), then 0 for good (1.0 > 0.5: the penalty does not grow)
+TEST(Sampler, FrequencyAndPresencePenaltiesFollowOpenAIsFormula) {
+  auto draws = [](float frequency, float presence, int n) {
+    SamplingParams p = plain(0.0f);
+    p.frequency_penalty = frequency;
+    p.presence_penalty = presence;
+    Sampler s(p);
+    std::vector<int32_t> out;
+    for (int i = 0; i < n; ++i) {
+      std::vector<float> l = {2.0f, 1.5f, -0.2f};
+      out.push_back(s.sample(l.data(), 3, {}));
+    }
+    return out;
+  };
+  EXPECT_EQ(draws(1.0f, 0.0f, 6), (std::vector<int32_t>{0, 1, 0, 1, 0, 2}));
+  EXPECT_EQ(draws(0.0f, 1.0f, 5), (std::vector<int32_t>{0, 1, 0, 0, 0}));
+  EXPECT_EQ(draws(0.0f, 0.0f, 3), (std::vector<int32_t>{0, 0, 0}));
+}
+
+TEST(Sampler, LogitBiasAddsToTheLogitAndChecksTheId) {
+  SamplingParams p = plain(0.0f);
+  p.logit_bias = {{1, -100.0f}};
+  std::vector<float> l = {0.1f, 2.5f, -1.0f, 2.4f};
+  EXPECT_EQ(Sampler(p).sample(l.data(), 4, {}), 3);
+  EXPECT_FLOAT_EQ(l[1], 2.5f - 100.0f);
+  p = plain(1.0f, 9);
+  p.logit_bias = {{2, 100.0f}};  // p(2) = 1 / (1 + Σ e^(l_j - l_2)), others ~e^-97
+  Sampler s(p);
+  for (int i = 0; i < 200; ++i) {
+    l = {0.1f, 2.5f, -1.0f, 2.4f};
+    EXPECT_EQ(s.sample(l.data(), 4, {}), 2);
+  }
+  p.logit_bias = {{4, 1.0f}};
+  l = {0.1f, 2.5f, -1.0f, 2.4f};
+  EXPECT_THROW(Sampler(p).sample(l.data(), 4, {}), Error);  // id 4 of a 4-token vocabulary
+}
+
 TEST(Sampler, MinPAndTopPCutTheTail) {
   // probabilities ~ {0.6, 0.3, 0.1} at temperature 1 (logits are their logs)
   std::vector<float> base = {std::log(0.6f), std::log(0.3f), std::log(0.1f)};
@@ -96,6 +137,17 @@ TEST(Sampler, RejectsOutOfRangeParameters) {
   EXPECT_THROW(Sampler{p}, Error);
   p = SamplingParams{};
   p.temperature = -1.0f;
+  EXPECT_THROW(Sampler{p}, Error);
+  p = SamplingParams{};
+  p.frequency_penalty = 2.5f;
+  EXPECT_THROW(Sampler{p}, Error);
+  p = SamplingParams{};
+  p.presence_penalty = -2.5f;
+  EXPECT_THROW(Sampler{p}, Error);
+  p = SamplingParams{};
+  p.logit_bias = {{3, 100.5f}};
+  EXPECT_THROW(Sampler{p}, Error);
+  p.logit_bias = {{-1, 1.0f}};
   EXPECT_THROW(Sampler{p}, Error);
 }
 

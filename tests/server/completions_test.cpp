@@ -3,6 +3,7 @@
 // for one client or several at once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
 
 #include "server_fixture.h"
@@ -219,6 +220,37 @@ TEST_F(Completions, SeededSamplingEqualsGenerateWithTheSameParameters) {
     ASSERT_TRUE(res);
     EXPECT_EQ(json::parse(res->body)["choices"][0]["text"], want.text);
   }
+}
+
+// OpenAI's penalties and logit_bias reach the sampler: the text equals generate() with the same
+// parameters, and a logit_bias of 100 on one token makes every greedy token that one (OpenAI:
+// "values like 100 should result in exclusive selection of the relevant token").
+TEST_F(Completions, PenaltiesAndLogitBiasEqualGenerateWithTheSameParameters) {
+  GenerateOptions opt;
+  opt.max_tokens = 40;
+  opt.sampling.temperature = 0;
+  opt.sampling.frequency_penalty = 1.5f;
+  opt.sampling.presence_penalty = 0.5f;
+  opt.sampling.logit_bias = {{261, -100.0f}};
+  const GenerateResult want = generate(*model_, *tok_, tok_->encode("Once upon a time", true), opt);
+  const GenerateResult plain = expected("Once upon a time", 40);
+  ASSERT_NE(want.text, plain.text);  // the parameters change this greedy text
+  EXPECT_EQ(std::count(want.tokens.begin(), want.tokens.end(), 261), 0);
+  auto res = server_->post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 40}, {"temperature", 0},
+                                                {"frequency_penalty", 1.5}, {"presence_penalty", 0.5},
+                                                {"logit_bias", {{"261", -100}}}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["choices"][0]["text"], want.text);
+
+  res = server_->post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 5}, {"temperature", 0},
+                                           {"logit_bias", {{"300", 100}}}, {"logprobs", 0}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json tokens = json::parse(res->body)["choices"][0]["logprobs"]["tokens"];
+  ASSERT_EQ(tokens.size(), 5u);
+  const std::string piece = tok_->decode({300, 300}).substr(tok_->decode({300}).size());  // token 300 after another
+  for (const json& t : tokens) EXPECT_EQ(t, piece) << res->body;
 }
 
 TEST_F(Completions, AdapterModelGivesTheAdaptersTextAndBaseTheBaseText) {

@@ -72,6 +72,15 @@ TEST_F(ApiErrors, BadFieldsAre400) {
   expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {"top_p", 0}}), 400);
   expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {"n", 2}}), 400);
   expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {"stop", {1, 2}}}), 400);
+  for (const char* key : {"frequency_penalty", "presence_penalty"})
+    for (json v : {json(-2.5), json(2.01), json("1")})
+      EXPECT_EQ(expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {key, v}}), 400)["param"], key) << v;
+  // logit_bias: an object of token ids (decimal strings below the vocabulary's 512) to -100..100
+  for (json bias : {json({{"512", 1}}), json({{"-1", 1}}), json({{"x", 1}}), json({{"", 1}}), json({{"3", 101}}),
+                    json({{"3", "1"}}), json({1, 2}), json("3:1")}) {
+    json e = expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {"logit_bias", bias}}), 400);
+    EXPECT_EQ(e["param"], "logit_bias") << bias;
+  }
 }
 
 TEST_F(ApiErrors, BodyOverTheLimitIs413) {

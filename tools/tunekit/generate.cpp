@@ -1,6 +1,9 @@
 // tunekit generate: load a model (HF folder, GGUF, llama2.c) and generate text, streamed.
 #include <cstdio>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,8 +24,26 @@ struct GenerateArgs {
   bool chat = false, json = false, quiet = false;
   int64_t max_tokens = 256;
   int threads = 0;
+  std::vector<std::string> logit_bias;  // "ID=BIAS"
   GenerateOptions options;
 };
+
+// "ID=BIAS" -> (ID, BIAS), ID below n_vocab.
+std::pair<int32_t, float> parse_logit_bias(const std::string& item, int64_t n_vocab) {
+  const size_t eq = item.find('=');
+  size_t id_end = 0, bias_end = 0;
+  long long id = -1;
+  float bias = 0;
+  try {
+    id = std::stoll(item.substr(0, eq), &id_end);
+    bias = std::stof(item.substr(eq + 1), &bias_end);
+  } catch (const std::exception&) {
+  }
+  check(eq != std::string::npos && id_end == eq && bias_end == item.size() - eq - 1 && id >= 0, "--logit-bias '",
+        item, "': expected TOKEN_ID=BIAS, e.g. 13=-100");
+  check(id < n_vocab, "--logit-bias '", item, "': token id ", id, " is not below the vocabulary size ", n_vocab);
+  return {int32_t(id), bias};
+}
 
 std::string chat_prompt(const GenerateArgs& a, const Tokenizer& tok) {
   std::optional<ChatTemplate> chat = load_chat_template_for_model(
@@ -42,6 +63,9 @@ void run(GenerateArgs& a) {
   std::optional<LoraAdapter> adapter;  // applied unmerged at every adapted matmul
   if (!a.adapter.empty()) adapter = load_peft_adapter(a.adapter, model.config);
   a.options.adapter = adapter ? &*adapter : nullptr;
+  for (const std::string& item : a.logit_bias)
+    a.options.sampling.logit_bias.push_back(parse_logit_bias(item, model.config.n_vocab));
+  a.options.sampling.validate();
   auto tok = load_tokenizer_for_model(a.model, a.tokenizer.empty() ? std::nullopt
                                                                    : std::optional<std::filesystem::path>(a.tokenizer));
   // A chat rendering carries its own special tokens (HF's apply_chat_template does not add more).
@@ -94,6 +118,9 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--min-p", s.min_p, "drop tokens below min-p x the top probability (0 = off)")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
   cmd->add_option("--repeat-penalty", s.repetition_penalty, "penalty on recent tokens (1 = off)")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--repeat-last-n", s.repeat_last_n, "how many recent tokens the penalty sees")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--frequency-penalty", s.frequency_penalty, "OpenAI's: minus this per earlier occurrence in the output")->check(CLI::Range(-2.0f, 2.0f))->capture_default_str();
+  cmd->add_option("--presence-penalty", s.presence_penalty, "OpenAI's: minus this once a token is in the output")->check(CLI::Range(-2.0f, 2.0f))->capture_default_str();
+  cmd->add_option("--logit-bias", a->logit_bias, "TOKEN_ID=BIAS added to that token's logit, -100..100 (repeatable; -100 bans it)");
   cmd->add_option("--seed", s.seed, "random seed (same seed, same text)")->capture_default_str();
   cmd->add_option("--stop", a->options.stop, "stop string (repeatable)");
   cmd->add_flag("!--no-eos-stop", a->options.stop_at_eos, "keep going past EOS / end-of-turn tokens");
