@@ -109,6 +109,24 @@ std::vector<std::pair<int32_t, float>> parse_logit_bias(const json& body, int64_
   return out;
 }
 
+// OpenAI fields this server cannot honour are refused when they ask for something, rather than
+// ignored: a client asking for tool calls, JSON output or several candidates learns it at once.
+void refuse_unsupported(Endpoint endpoint, const json& body) {
+  for (const char* key : {"tools", "functions"})
+    if (const json* v = field(body, key, json::value_t::array, "an array"); v && !v->empty())
+      bad_field(key, "tool and function calling are not supported by this server");
+  if (const json* f = field(body, "response_format", json::value_t::object, "an object")) {
+    const json* type = field(*f, "type", json::value_t::string, "a string");
+    if (type && *type != "text")
+      bad_field("response_format", "only {\"type\": \"text\"} is supported (no JSON mode or schemas)");
+  }
+  if (const json* b = field(body, "best_of", json::value_t::number_integer, "an integer"); b && *b != 1)
+    bad_field("best_of", "only best_of = 1 is supported");
+  if (endpoint == Endpoint::completions)
+    if (const json* sfx = field(body, "suffix", json::value_t::string, "a string"); sfx && !sfx->get<std::string>().empty())
+      bad_field("suffix", "insertion (a suffix after the completion) is not supported");
+}
+
 void parse_sampling(const json& body, int64_t n_vocab, SamplingParams& s) {
   s = SamplingParams{};
   s.temperature = 1.0f;  // OpenAI's defaults: temperature 1, top_p 1, no top-k/min-p
@@ -182,6 +200,7 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, const 
     if (const json* u = field(*so, "include_usage", json::value_t::boolean, "true or false")) r.include_usage = u->get<bool>();
   if (const json* n = field(body, "n", json::value_t::number_integer, "an integer"); n && *n != 1)
     bad_field("n", "only n = 1 is supported");
+  refuse_unsupported(endpoint, body);
   const char* max_key = endpoint == Endpoint::chat && body.contains("max_completion_tokens") ? "max_completion_tokens"
                                                                                               : "max_tokens";
   r.options.max_tokens = std::min(limits.default_max_tokens, max_tokens_limit);

@@ -75,6 +75,24 @@ TEST_F(ApiErrors, BadFieldsAre400) {
   for (const char* key : {"frequency_penalty", "presence_penalty"})
     for (json v : {json(-2.5), json(2.01), json("1")})
       EXPECT_EQ(expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {key, v}}), 400)["param"], key) << v;
+  // what the server cannot do is refused by name, not ignored
+  const std::pair<const char*, json> unsupported[] = {
+      {"tools", json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}})},
+      {"functions", json::array({{{"name", "f"}}})},
+      {"response_format", {{"type", "json_object"}}},
+      {"best_of", 2},
+      {"suffix", "and they lived"},
+  };
+  for (const auto& [key, value] : unsupported) {
+    json e = expect_error(server_->post("/v1/completions", {{"prompt", "Hi"}, {key, value}}), 400);
+    EXPECT_EQ(e["param"], key);
+  }
+  for (const auto& [key, value] : {std::pair<const char*, json>{"tools", json::array()},
+                                   {"response_format", {{"type", "text"}}}, {"best_of", 1}, {"suffix", ""}}) {
+    auto ok = server_->post("/v1/completions", {{"prompt", "Hi"}, {"max_tokens", 2}, {key, value}});
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200) << key << ": " << ok->body;  // asking for nothing is fine
+  }
   // logit_bias: an object of token ids (decimal strings below the vocabulary's 512) to -100..100
   for (json bias : {json({{"512", 1}}), json({{"-1", 1}}), json({{"x", 1}}), json({{"", 1}}), json({{"3", 101}}),
                     json({{"3", "1"}}), json({1, 2}), json("3:1")}) {
