@@ -58,6 +58,8 @@ struct Run {
   std::vector<StepMetrics> metrics;  // every record of metrics.jsonl
   std::ofstream metrics_file;
   bool stopped_early = false;
+  bool interrupted = false;
+  std::string last_checkpoint;
 
   Run(const TrainConfig& c, const TrainCallbacks& callbacks) : cfg(c), cb(callbacks), cfg_json(to_json(c)), out(c.out) {}
 
@@ -235,6 +237,7 @@ struct Run {
     fs::path dir = save_checkpoint(out, trainable->params(), trainable->values(), *optimizer, state, cfg_json,
                                    cb.on_checkpoint_file);
     prune_checkpoints(out, cfg.keep_last);
+    last_checkpoint = dir.string();
     message("step " + std::to_string(step) + ": saved " + dir.string());
   }
 
@@ -252,6 +255,7 @@ struct Run {
             {"best_val_loss", opt(r.best_val_loss)},
             {"best_step", r.best_step},
             {"stopped_early", r.stopped_early},
+            {"interrupted", r.interrupted},
             {"trainable_values", plan.n_trainable},
             {"train_samples", plan.n_train_samples},
             {"val_samples", plan.n_val_samples},
@@ -285,8 +289,10 @@ struct Run {
     r.best_val_loss = state.best_val_loss;
     r.best_step = state.best_step;
     r.stopped_early = stopped_early;
+    r.interrupted = interrupted;
     r.elapsed_s = elapsed_s;
-    r.final_dir = (out / "final").string();
+    r.final_dir = interrupted ? "" : (out / "final").string();
+    r.last_checkpoint = last_checkpoint;
     if (state.best_val_loss && cfg.keep_best) r.best_dir = (out / "best").string();
     r.metrics_path = (out / "metrics.jsonl").string();
     r.report_path = (out / "report.html").string();
@@ -310,7 +316,7 @@ struct Run {
               std::to_string(*m0.val_ppl) + ")");
     }
     std::vector<Batch> micro(size_t(cfg.grad_accum));
-    for (int64_t s = state.step + 1; s <= plan.total_steps && !stopped_early; ++s) {
+    for (int64_t s = state.step + 1; s <= plan.total_steps && !stopped_early && !interrupted; ++s) {
       StepMetrics m = step(s, micro);
       const bool improved = val_batches && ((cfg.eval_every > 0 && s % cfg.eval_every == 0) || s == plan.total_steps) &&
                             validation(m);
@@ -319,9 +325,15 @@ struct Run {
       record(m);
       if (improved && cfg.keep_best) write_report(result(elapsed()));
       if (cb.on_step) cb.on_step(m);
-      if ((cfg.save_every > 0 && s % cfg.save_every == 0) || s == plan.total_steps || stopped_early) save(s, elapsed());
+      interrupted = s < plan.total_steps && cb.stop_requested && cb.stop_requested();
+      if ((cfg.save_every > 0 && s % cfg.save_every == 0) || s == plan.total_steps || stopped_early || interrupted)
+        save(s, elapsed());
     }
-    train::save_trained(*trainable, cfg, out / "final");
+    if (interrupted)
+      message("interrupted after step " + std::to_string(state.step) + " of " + std::to_string(plan.total_steps) +
+              ": run the same command with --resume to continue from " + last_checkpoint);
+    else
+      train::save_trained(*trainable, cfg, out / "final");
     TrainResult r = result(elapsed());
     write_report(r);
     return r;

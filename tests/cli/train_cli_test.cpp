@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "cli_runner.h"
@@ -51,20 +52,27 @@ pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& dir,
   return pid;
 }
 
-// Polls until ready() or the child exits or 120 s pass; then SIGKILLs it. Returns whether ready() held.
-bool kill_when(pid_t pid, const std::function<bool()>& ready) {
+// Polls until ready() or the child exits or 120 s pass; then sends it sig and waits for it. Returns
+// its wait status, or nullopt when ready() never held (the child finished first, or time ran out).
+std::optional<int> signal_when(pid_t pid, int sig, const std::function<bool()>& ready) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   bool ok = false;
   while (std::chrono::steady_clock::now() < deadline) {
     if ((ok = ready())) break;
     int status;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return false;  // finished before the moment came
+    if (::waitpid(pid, &status, WNOHANG) == pid) return std::nullopt;  // finished before the moment came
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  ::kill(pid, SIGKILL);
+  ::kill(pid, ok ? sig : SIGKILL);
   int status;
   ::waitpid(pid, &status, 0);
-  return ok && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  return ok ? std::optional<int>(status) : std::nullopt;
+}
+
+// signal_when with SIGKILL. Returns whether ready() held and SIGKILL ended the child.
+bool kill_when(pid_t pid, const std::function<bool()>& ready) {
+  const std::optional<int> status = signal_when(pid, SIGKILL, ready);
+  return status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL;
 }
 
 int64_t last_step(const fs::path& metrics) {
@@ -136,6 +144,38 @@ void kill_and_resume(int threads, bool during_checkpoint_write) {
   EXPECT_NE(r.err.find("resuming from " + latest->string()), std::string::npos) << r.err;
   for (const auto& e : fs::directory_iterator(cut))  // the killed writer's temporary folder is gone
     EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
+  expect_same_run(whole, cut);
+}
+
+// SIGTERM (as Ctrl-C's SIGINT) mid-run: the run stops after the current step, saves it as a
+// checkpoint, writes the report but no final/, and exits 128 + 15; --resume then gives exactly the
+// uninterrupted run.
+TEST(TrainCli, SigtermSavesTheStepAndResumeIsExact) {
+  TUNEKIT_REQUIRE_SHARED("models/stories260K/stories260K.bin");
+  auto dir = test::temp_dir("train_cli_sigterm");
+  const fs::path whole = dir / "whole", cut = dir / "cut", data = test::write_story_jsonl(dir, 400);
+  auto r = test::run_cli(run_args(data, whole, 1));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  pid_t pid = spawn_cli(run_args(data, cut, 1), dir);
+  const std::optional<int> status = signal_when(pid, SIGTERM, [&] { return last_step(cut / "metrics.jsonl") >= 8; });
+  ASSERT_TRUE(status.has_value()) << "the run ended before the moment to stop it";
+  ASSERT_TRUE(WIFEXITED(*status)) << "ended by a signal, not by its own exit";
+  EXPECT_EQ(WEXITSTATUS(*status), 128 + SIGTERM);
+  const int64_t stopped_at = last_step(cut / "metrics.jsonl");
+  EXPECT_GE(stopped_at, 8);
+  EXPECT_LT(stopped_at, 24);
+  const std::string err = read_text_file(dir / "spawn.err");
+  EXPECT_NE(err.find("interrupted after step " + std::to_string(stopped_at) + " of 24"), std::string::npos) << err;
+  EXPECT_EQ(latest_checkpoint(cut), cut / ("checkpoint-" + std::to_string(stopped_at)));
+  EXPECT_FALSE(fs::exists(cut / "final"));
+  EXPECT_TRUE(fs::exists(cut / "report.html"));
+  expect_no_corrupt_checkpoint(cut);
+
+  auto args = run_args(data, cut, 1);
+  args.push_back("--resume");
+  r = test::run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_same_run(whole, cut);
 }
 

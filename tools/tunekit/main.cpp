@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  } catch (const tunekit::cli::ExitStatus& e) {
+    return e.code;
   } catch (const tunekit::Error& e) {
     std::fprintf(stderr, "tunekit: error: %s\n", e.what());
     return 1;

@@ -1,9 +1,11 @@
 // tunekit train: fine-tune (LoRA or full) or continue pre-training from a YAML config, flags and
 // key=value overrides (precedence: flag, key=value > YAML > default), with a progress bar on a
 // terminal and plain lines elsewhere.
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -150,6 +152,31 @@ void apply_settings(CLI::App* cmd, const TrainArgs& a) {
 
 bool stderr_is_terminal() { return ::isatty(2) == 1; }
 
+// The first SIGINT or SIGTERM asks the run to stop after the current step (saved, resumable); the
+// handler then resets itself (SA_RESETHAND), so a second one ends the process at once.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void request_stop(int sig) {
+  g_stop_signal = sig;
+  static const char note[] =
+      "\ntunekit train: stopping after this step and saving a checkpoint (press Ctrl-C again to quit at once)\n";
+  [[maybe_unused]] const ssize_t n = ::write(2, note, sizeof note - 1);
+}
+
+// Installs request_stop for SIGINT and SIGTERM, except where the signal is ignored (nohup, a
+// background job of a script): that choice of the caller stands.
+void stop_on_signals() {
+  for (int sig : {SIGINT, SIGTERM}) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    struct sigaction sa {};
+    sa.sa_handler = request_stop;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(sig, &sa, nullptr);
+  }
+}
+
 std::string fields(const StepMetrics& m) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "loss %.4f | lr %.2e | %.0f tok/s | RSS %.0f MB", m.loss, m.lr, m.tokens_per_s,
@@ -167,13 +194,16 @@ void print_summary(const TrainResult& r) {
     if (loss) std::printf("%-16s %.4f (perplexity %.3f)\n", key, *loss, std::exp(*loss));
   };
   std::printf("steps            %lld (%lld skipped)%s\n", (long long)r.steps, (long long)r.skipped_steps,
-              r.stopped_early ? ", stopped early" : "");
+              r.stopped_early ? ", stopped early" : r.interrupted ? ", interrupted" : "");
   std::printf("final train loss %.4f\n", r.final_loss);
   line("val before", r.val_loss_before);
   line("val after", r.val_loss_after);
   if (r.best_val_loss) std::printf("best val         %.4f at step %lld\n", *r.best_val_loss, (long long)r.best_step);
   std::printf("time             %s\n", format_duration(r.elapsed_s).c_str());
-  std::printf("output           %s\n", r.final_dir.c_str());
+  if (r.interrupted)
+    std::printf("checkpoint       %s (the same command with --resume continues the run)\n", r.last_checkpoint.c_str());
+  else
+    std::printf("output           %s\n", r.final_dir.c_str());
   if (!r.best_dir.empty()) std::printf("best             %s\n", r.best_dir.c_str());
   std::printf("report           %s\n", r.report_path.c_str());
 }
@@ -210,9 +240,12 @@ void run(CLI::App* cmd, TrainArgs& a) {
     cb.on_checkpoint_file = [pause = std::atoi(ms)](const std::string& file) {
       if (file == "trainable.safetensors") std::this_thread::sleep_for(std::chrono::milliseconds(pause));
     };
+  stop_on_signals();
+  cb.stop_requested = [] { return g_stop_signal != 0; };
   TrainResult r = run_training(c, cb);
   if (bar) bar->finish();
   print_summary(r);
+  if (r.interrupted) throw ExitStatus{128 + int(g_stop_signal)};  // the shell's status for a signal
 }
 
 }  // namespace

@@ -4,6 +4,12 @@
 
 namespace tunekit::cli {
 
+// Thrown by a verb that finished its own way but must exit with a given status (main returns it),
+// e.g. 130 after train saved its state on Ctrl-C.
+struct ExitStatus {
+  int code;
+};
+
 void add_generate(CLI::App& app);  // generate.cpp
 void add_convert(CLI::App& app);   // convert.cpp
 void add_init(CLI::App& app);      // init.cpp

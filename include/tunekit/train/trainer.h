@@ -98,6 +98,9 @@ struct TrainCallbacks {
   // Called inside a checkpoint write after each file lands in the (not yet renamed) temporary folder;
   // tests use it to kill the process mid-write.
   std::function<void(const std::string& file)> on_checkpoint_file;
+  // Polled after every optimizer step: true stops the run there (an interrupt). That step is saved
+  // as a checkpoint to --resume from and the report is written; final/ is not (the run is unfinished).
+  std::function<bool()> stop_requested;
 };
 
 struct TrainResult {
@@ -107,8 +110,10 @@ struct TrainResult {
   std::optional<double> val_loss_before, val_loss_after, best_val_loss;  // mean weighted CE
   int64_t best_step = 0;
   bool stopped_early = false;
+  bool interrupted = false;           // stop_requested: final_dir is empty, last_checkpoint holds the run
   double elapsed_s = 0;
   std::string final_dir, best_dir, metrics_path, report_path;
+  std::string last_checkpoint;        // the last checkpoint this run wrote ("" if none)
 };
 
 // Runs the whole recipe. Every bad input (config, model, tokenizer, data, LoRA targets, a checkpoint
