@@ -16,23 +16,30 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
-bool is_document(const fs::path& p) { return p.extension() == ".txt" || p.extension() == ".md"; }
+bool is_pdf(const fs::path& p) { return p.extension() == ".pdf"; }
+bool is_text_document(const fs::path& p) {
+  return p.extension() == ".txt" || p.extension() == ".md" || p.extension() == ".markdown";
+}
+bool is_document(const fs::path& p) { return is_text_document(p) || is_pdf(p); }
 bool is_jsonl(const fs::path& p) { return p.extension() == ".jsonl"; }
 
-// Files in the order given; a folder contributes its .jsonl/.txt/.md files (recursively, sorted).
-std::vector<fs::path> expand(const std::vector<fs::path>& paths) {
+// Files in the order given; a folder contributes its dataset files (recursively, sorted).
+std::vector<fs::path> expand(const std::vector<fs::path>& paths, bool reads_pdf) {
+  const char* kinds = reads_pdf ? ".jsonl, .txt, .md, .markdown or .pdf" : ".jsonl, .txt, .md or .markdown";
+  auto is_dataset_file = [&](const fs::path& p) { return is_jsonl(p) || is_text_document(p) || (reads_pdf && is_pdf(p)); };
   std::vector<fs::path> files;
   for (const fs::path& p : paths) {
     check(fs::exists(p), p.string(), ": no such file or folder");
     if (!fs::is_directory(p)) {
-      check(is_jsonl(p) || is_document(p), p.string(), ": not a dataset file (expected .jsonl, .txt, .md or a folder of them)");
+      check(reads_pdf || !is_pdf(p), p.string(), ": PDF needs a document reader (DataOptions::pdf_text; tunekit train and eval have one)");
+      check(is_dataset_file(p), p.string(), ": not a dataset file (expected ", kinds, ", or a folder of them)");
       files.push_back(p);
       continue;
     }
     std::vector<fs::path> found;
     for (const auto& entry : fs::recursive_directory_iterator(p))
-      if (entry.is_regular_file() && (is_jsonl(entry.path()) || is_document(entry.path()))) found.push_back(entry.path());
-    check(!found.empty(), p.string(), ": the folder holds no .jsonl, .txt or .md files");
+      if (entry.is_regular_file() && is_dataset_file(entry.path())) found.push_back(entry.path());
+    check(!found.empty(), p.string(), ": the folder holds no ", kinds, " files");
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
   }
@@ -82,7 +89,7 @@ class Loader {
 
   std::vector<Sample> load(const std::vector<fs::path>& paths) {
     std::vector<Sample> samples;
-    for (const fs::path& file : expand(paths)) {
+    for (const fs::path& file : expand(paths, bool(options_.pdf_text))) {
       const size_t before = samples.size(), skipped_before = out_.skipped.size();
       if (options_.format == DataFormat::Raw || is_document(file)) load_document(file, samples);
       else load_jsonl(file, samples);
@@ -161,7 +168,7 @@ class Loader {
   // The whole document's tokens in windows of seq_len that overlap by one token, so every token but
   // the first is predicted exactly once.
   void load_document(const fs::path& file, std::vector<Sample>& samples) {
-    const std::string text = read_text_file(file);
+    const std::string text = is_pdf(file) ? options_.pdf_text(file) : read_text_file(file);
     std::string_view body = without_utf8_bom(text);
     check(body.find_first_not_of(" \t\r\n") != std::string_view::npos, file.string(), ": the document is empty");
     const std::vector<int32_t> tokens = encoder_.document(body);

@@ -84,6 +84,7 @@ struct Run {
     dopt.truncate = cfg.truncate;
     dopt.val_fraction = cfg.val_fraction;
     dopt.seed = cfg.seed;
+    dopt.pdf_text = cfg.pdf_text;
     Model model = load_model(cfg.model);
     data = train::load_run_data(cfg.model, cfg.tokenizer, cfg.data, cfg.val_data, dopt);
     const bool wants_val = !cfg.val_data.empty() || cfg.val_fraction > 0;

@@ -91,6 +91,7 @@ EvalResult run_evaluation(const EvalConfig& c) {
   options.seq_len = c.seq_len;
   options.prompt_loss_weight = c.prompt_loss_weight;
   options.truncate = c.truncate;
+  options.pdf_text = c.pdf_text;
   train::RunData rd = train::load_run_data(c.model, c.tokenizer, c.data, {}, options);
   // Without an adapter: a rank-1 LoRA whose B is zero adds exactly nothing, so this is the base model.
   LoraAdapter adapter;

@@ -68,6 +68,43 @@ TEST_F(DataLoad, RawDocumentInOverlappingWindows) {
   EXPECT_EQ(one[0].tokens, whole);
 }
 
+// A .pdf is a raw document read through DataOptions::pdf_text (the CLI passes the knowledge base's
+// reader): its samples are those of the same text in a .txt. Without a reader it is refused by name;
+// .markdown counts as Markdown.
+TEST_F(DataLoad, PdfThroughTheGivenReaderAndMarkdownExtension) {
+  const std::string text = "The femur is the longest bone.\nIt articulates with the pelvis.";
+  test::write_file(dir_, "manual.pdf", "%PDF-1.4 (bytes the fake reader never looks at)");
+  test::write_file(dir_, "manual.txt", text);
+  test::write_file(dir_, "notes.markdown", text);
+  DataOptions options;
+  options.seq_len = 8;
+  std::vector<std::filesystem::path> asked;
+  options.pdf_text = [&](const std::filesystem::path& p) {
+    asked.push_back(p);
+    return text;
+  };
+  const Dataset from_pdf = load({dir_ / "manual.pdf"}, options), from_txt = load({dir_ / "manual.txt"}, options),
+                from_md = load({dir_ / "notes.markdown"}, options);
+  EXPECT_EQ(asked, std::vector<std::filesystem::path>{dir_ / "manual.pdf"});
+  ASSERT_EQ(from_pdf.train.size(), from_txt.train.size());
+  ASSERT_EQ(from_md.train.size(), from_txt.train.size());
+  for (size_t i = 0; i < from_txt.train.size(); ++i) {
+    EXPECT_EQ(from_pdf.train[i].tokens, from_txt.train[i].tokens) << i;
+    EXPECT_EQ(from_md.train[i].tokens, from_txt.train[i].tokens) << i;
+  }
+  EXPECT_EQ(from_pdf.train[0].source, (dir_ / "manual.pdf").string() + ":chunk 1");
+  // a folder picks the .pdf up only when there is a reader
+  EXPECT_EQ(load({dir_}, options).train.size(), 3 * from_txt.train.size());
+  options.pdf_text = nullptr;
+  EXPECT_EQ(load({dir_}, options).train.size(), 2 * from_txt.train.size());
+  try {
+    load({dir_ / "manual.pdf"}, options);
+    ADD_FAILURE() << "a .pdf without a reader was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("manual.pdf: PDF needs a document reader"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(DataLoad, FoldersAndFormatsPerFile) {
   test::write_file(dir_, "b.txt", "Second document.");
   test::write_file(dir_, "a.jsonl", "{\"prompt\": \"Q\", \"completion\": \" A\"}\n");

@@ -19,7 +19,7 @@ void add_eval(CLI::App& app) {
   auto* model = cmd->add_option("--model,-m", c->model, "HF model folder, .gguf file or llama2.c .bin checkpoint (required)");
   cmd->add_option("--adapter,-a", c->adapter, "PEFT LoRA adapter folder (default: the model alone)");
   cmd->add_option("--tokenizer", c->tokenizer, "tokenizer (default: the model's own)");
-  auto* data = cmd->add_option("--data,-d", c->data, "data files or folders (.jsonl/.txt/.md), as for train (required)");
+  auto* data = cmd->add_option("--data,-d", c->data, "data files or folders (.jsonl/.txt/.md/.pdf), as for train (required)");
   cmd->add_option("--format", c->format, "data format (see train)")->capture_default_str();
   cmd->add_option("--batch-size", c->batch_size, "rows per micro-batch")->capture_default_str();
   cmd->add_option("--seq-len", c->seq_len, "row length in tokens (also the longest sample)")->capture_default_str();
@@ -33,6 +33,7 @@ void add_eval(CLI::App& app) {
     if (cmd->got_subcommand("retrieval")) return;
     if (model->count() == 0) throw CLI::RequiredError(model->get_name());
     if (data->count() == 0) throw CLI::RequiredError(data->get_name());
+    c->pdf_text = pdf_text;
     EvalResult r = run_evaluation(*c);
     if (*json)
       std::printf("%s\n", nlohmann::json({{"loss", r.loss}, {"perplexity", r.perplexity}, {"samples", r.n_samples},

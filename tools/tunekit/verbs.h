@@ -1,5 +1,8 @@
 // The CLI's verbs: each file tools/tunekit/<verb>.cpp adds one subcommand to the app.
 #pragma once
+#include <filesystem>
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 namespace tunekit::cli {
@@ -27,5 +30,8 @@ void add_kb_ls(CLI::App& kb);      // kb_ls.cpp
 void add_kb_embed(CLI::App& kb);   // kb_embed.cpp
 void add_kb_search(CLI::App& kb);  // kb_search.cpp
 void add_eval_retrieval(CLI::App& eval);  // eval_retrieval.cpp: `eval retrieval`
+
+// The text of a PDF (pages joined), for train and eval's --data (pdf_text.cpp).
+std::string pdf_text(const std::filesystem::path& path);
 
 }  // namespace tunekit::cli

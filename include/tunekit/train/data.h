@@ -1,7 +1,7 @@
 // Training data: JSONL datasets in the formats TRL and Axolotl users already have, and raw documents,
 // turned into token samples with a per-token loss weight, then packed into micro-batches (Batch).
 //
-//   files (.jsonl / .txt / .md / folders) -> load_dataset -> Dataset{train, val} of Sample
+//   files (.jsonl / .txt / .md / .pdf / folders) -> load_dataset -> Dataset{train, val} of Sample
 //   Sample[] -> BatchIterator (seeded shuffle per epoch, first-fit packing) -> Batch[n_row, seq_len]
 //
 // Formats (one per .jsonl file, detected from the first record's keys unless DataOptions::format says):
@@ -17,7 +17,8 @@
 //   alpaca             {"instruction", "input" (optional), "output"}: prompt = instruction (+ "\n\n" +
 //                      input) as a user turn of the chat template, or the classic Alpaca text prompt
 //                      when there is no template; output is the completion.
-//   raw                .txt / .md documents: tokenized whole, cut into samples of at most seq_len
+//   raw                .txt / .md / .markdown documents, and .pdf ones when DataOptions::pdf_text is
+//                      set (their pages' text): tokenized whole, cut into samples of at most seq_len
 //                      tokens that overlap by one token (every token is predicted exactly once).
 // BOS is prepended where the tokenizer's own encode(text, add_special=true) would (unless the
 // rendered chat text already starts with it); EOS follows each completion, text and document.
@@ -25,6 +26,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,10 @@ enum class DataFormat { Auto, Text, PromptCompletion, Messages, Alpaca, Raw };
 DataFormat parse_data_format(const std::string& name);
 const char* data_format_name(DataFormat format);
 
+// The text of a document file the train layer cannot parse itself (PDF: rag's reader, which sits
+// above this layer, so the caller passes it in). Throws Error naming the file for a bad one.
+using DocumentTextReader = std::function<std::string(const std::filesystem::path&)>;
+
 struct DataOptions {
   DataFormat format = DataFormat::Auto;  // forces the format of every .jsonl file
   int64_t seq_len = 2048;                // longest sample, in tokens (>= 2)
@@ -48,6 +54,7 @@ struct DataOptions {
   bool truncate = false;                 // cut samples longer than seq_len (and count) instead of failing
   double val_fraction = 0.0;             // in [0, 1): share of samples split off for validation
   uint64_t seed = 0;                     // the validation split's shuffle
+  DocumentTextReader pdf_text;           // reads .pdf files as raw documents; unset: .pdf is refused
 };
 
 struct Sample {
@@ -63,8 +70,8 @@ struct Dataset {
   int64_t n_truncated = 0;           // samples cut to seq_len (truncate)
 };
 
-// Reads every path (a .jsonl, .txt or .md file, or a folder: its .jsonl/.txt/.md files, recursively,
-// in path order) into samples. val_paths, when given, is the validation set; otherwise val_fraction of
+// Reads every path (a .jsonl, .txt, .md, .markdown or, with pdf_text, .pdf file, or a folder: its
+// files of those kinds, recursively, in path order) into samples. val_paths, when given, is the validation set; otherwise val_fraction of
 // the train samples is split off (a std::mt19937_64(seed) Fisher-Yates shuffle of the sample indices;
 // both parts keep file order). chat may be null where the model has no template (messages records
 // are then an Error; alpaca uses the text prompt). Throws Error, before any training work, naming

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tunekit/train/data.h"
 #include "tunekit/train/report.h"
 
 namespace tunekit {
@@ -27,7 +28,7 @@ struct TrainConfig {
   // ---- inputs and output
   std::string model;                    // HF folder, .gguf or llama2.c .bin
   std::string tokenizer;                // "" = the model's own
-  std::vector<std::string> data;        // .jsonl/.txt/.md files or folders
+  std::vector<std::string> data;        // .jsonl/.txt/.md/.markdown/.pdf files or folders
   std::vector<std::string> val_data;    // validation files; empty: split val_fraction off data
   double val_fraction = 0.0;            // in [0, 1)
   std::string format = "auto";          // data format (train/data.h): auto, text, prompt_completion, ...
@@ -73,6 +74,9 @@ struct TrainConfig {
   int threads = 0;                      // 0: one per core
   bool skip_bad_lines = false;          // skip (and count) malformed records
   std::string log_format = "auto";      // CLI progress on stderr: auto (bar on a TTY) | plain | json | none
+  // ---- not a setting: how .pdf files in data / val_data are read (train/data.h; the CLI passes
+  // the knowledge base's reader); unset, a .pdf is refused
+  DocumentTextReader pdf_text;
 };
 
 // The config as a flat JSON object (keys = field names), for checkpoints and reports.
@@ -129,6 +133,7 @@ struct EvalConfig {
   double prompt_loss_weight = 0.1;
   bool packing = true, truncate = false;
   int threads = 0;
+  DocumentTextReader pdf_text;  // as TrainConfig's
 };
 struct EvalResult {
   double loss = 0, perplexity = 0;
