@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "tunekit/error.h"
@@ -132,23 +133,19 @@ TEST(Sampler, RepetitionPenaltyDividesPositiveAndMultipliesNegative) {
 }
 
 TEST(Sampler, RejectsOutOfRangeParameters) {
-  SamplingParams p;
-  p.top_p = 0.0f;
-  EXPECT_THROW(Sampler{p}, Error);
-  p = SamplingParams{};
-  p.temperature = -1.0f;
-  EXPECT_THROW(Sampler{p}, Error);
-  p = SamplingParams{};
-  p.frequency_penalty = 2.5f;
-  EXPECT_THROW(Sampler{p}, Error);
-  p = SamplingParams{};
-  p.presence_penalty = -2.5f;
-  EXPECT_THROW(Sampler{p}, Error);
-  p = SamplingParams{};
-  p.logit_bias = {{3, 100.5f}};
-  EXPECT_THROW(Sampler{p}, Error);
-  p.logit_bias = {{-1, 1.0f}};
-  EXPECT_THROW(Sampler{p}, Error);
+  const std::function<void(SamplingParams&)> out_of_range[] = {
+      [](SamplingParams& p) { p.top_p = 0.0f; },
+      [](SamplingParams& p) { p.temperature = -1.0f; },
+      [](SamplingParams& p) { p.frequency_penalty = 2.5f; },
+      [](SamplingParams& p) { p.presence_penalty = -2.5f; },
+      [](SamplingParams& p) { p.logit_bias = {{3, 100.5f}}; },
+      [](SamplingParams& p) { p.logit_bias = {{-1, 1.0f}}; },
+  };
+  for (size_t i = 0; i < std::size(out_of_range); ++i) {
+    SamplingParams p;
+    out_of_range[i](p);
+    EXPECT_THROW(Sampler{p}, Error) << "case " << i;
+  }
 }
 
 }  // namespace
