@@ -2,6 +2,7 @@
 // then checked in file order so the first bad line is the one reported), raw documents cut into
 // seq_len windows, and the seeded train/validation split.
 #include <algorithm>
+#include <functional>
 #include <random>
 
 #include "tunekit/core/parallel.h"
@@ -22,8 +23,10 @@ bool is_text_document(const fs::path& p) {
 }
 bool is_document(const fs::path& p) { return is_text_document(p) || is_pdf(p); }
 bool is_jsonl(const fs::path& p) { return p.extension() == ".jsonl"; }
+bool is_json(const fs::path& p) { return p.extension() == ".json"; }
 
-// Files in the order given; a folder contributes its dataset files (recursively, sorted).
+// Files in the order given; a folder contributes its dataset files (recursively, sorted), but not
+// its .json files, which in a dataset folder are as often metadata (HF's dataset_info.json) as data.
 std::vector<fs::path> expand(const std::vector<fs::path>& paths, bool reads_pdf) {
   const char* kinds = reads_pdf ? ".jsonl, .txt, .md, .markdown or .pdf" : ".jsonl, .txt, .md or .markdown";
   auto is_dataset_file = [&](const fs::path& p) { return is_jsonl(p) || is_text_document(p) || (reads_pdf && is_pdf(p)); };
@@ -32,7 +35,8 @@ std::vector<fs::path> expand(const std::vector<fs::path>& paths, bool reads_pdf)
     check(fs::exists(p), p.string(), ": no such file or folder");
     if (!fs::is_directory(p)) {
       check(reads_pdf || !is_pdf(p), p.string(), ": PDF needs a document reader (DataOptions::pdf_text; tunekit train and eval have one)");
-      check(is_dataset_file(p), p.string(), ": not a dataset file (expected ", kinds, ", or a folder of them)");
+      check(is_dataset_file(p) || is_json(p), p.string(), ": not a dataset file (expected .json or ", kinds,
+            ", or a folder of them)");
       files.push_back(p);
       continue;
     }
@@ -92,7 +96,7 @@ class Loader {
     for (const fs::path& file : expand(paths, bool(options_.pdf_text))) {
       const size_t before = samples.size(), skipped_before = out_.skipped.size();
       if (options_.format == DataFormat::Raw || is_document(file)) load_document(file, samples);
-      else load_jsonl(file, samples);
+      else load_records(file, samples);
       if (samples.size() > before) continue;
       check(out_.skipped.size() > skipped_before, file.string(), ": no samples (the file holds no records)");
       fail(file.string(), ": no samples (all ", out_.skipped.size() - skipped_before,
@@ -118,38 +122,73 @@ class Loader {
     out_.skipped.push_back(where + ": " + problem);
   }
 
-  DataFormat detect(const fs::path& file, const std::vector<Line>& lines) {
-    if (options_.format != DataFormat::Auto) return options_.format;
-    for (const Line& line : lines) {  // the first record that parses (the others are bad lines)
+  // The records of a .jsonl file (one per non-blank line, "file:line") or of a .json file: a JSON
+  // array of records ("file:record N", from 1), one record over several lines, or JSON Lines under a
+  // .json name (HF datasets reads all three). record(i) parses record i, throwing Error for bad JSON.
+  struct Records {
+    size_t count = 0;
+    std::function<std::string(size_t)> where;
+    std::function<Json(size_t)> record;
+  };
+
+  void load_records(const fs::path& file, std::vector<Sample>& samples) {
+    const std::string text = read_text_file(file);
+    const std::string_view body = without_utf8_bom(text);
+    const size_t first = body.find_first_not_of(" \t\r\n");
+    Json whole;
+    if (is_json(file) && first != std::string_view::npos && body[first] == '[') {
       try {
-        return detect_format(parse_record(line.text));
-      } catch (const Error& e) {
-        check(options_.skip_bad_lines, file.string(), ":", line.number, ": ", e.what());
+        whole = Json::parse(body);
+      } catch (const Json::exception& e) {
+        fail(file.string(), ": not valid JSON (", e.what(), ")");
       }
+    } else if (is_json(file)) {
+      whole = Json::parse(body, nullptr, /*allow_exceptions=*/false);  // one record, else JSON Lines
     }
-    return DataFormat::Auto;  // no line parses: each is reported below
+    if (whole.is_object()) whole = Json::array({whole});  // a single record
+    if (whole.is_array()) {
+      const Records records{whole.size(), [&](size_t i) { return file.string() + ":record " + std::to_string(i + 1); },
+                            [&](size_t i) { return whole[i]; }};
+      encode(records, samples);
+      return;
+    }
+    const std::vector<Line> lines = non_blank_lines(body);
+    const Records records{lines.size(), [&](size_t i) { return file.string() + ":" + std::to_string(lines[i].number); },
+                          [&](size_t i) { return parse_record(lines[i].text); }};
+    encode(records, samples);
   }
 
-  void load_jsonl(const fs::path& file, std::vector<Sample>& samples) {
-    const std::string text = read_text_file(file);
-    const std::vector<Line> lines = non_blank_lines(without_utf8_bom(text));
-    const DataFormat format = detect(file, lines);
+  DataFormat detect(const Records& records) {
+    if (options_.format != DataFormat::Auto) return options_.format;
+    for (size_t i = 0; i < records.count; ++i) {  // the first record that parses (the others are bad)
+      try {
+        return detect_format(records.record(i));
+      } catch (const Error& e) {
+        check(options_.skip_bad_lines, records.where(i), ": ", e.what());
+      }
+    }
+    return DataFormat::Auto;  // no record parses: each is reported below
+  }
+
+  // Encodes the records on the pool, then checks them in order (so the first bad one is reported).
+  void encode(const Records& records, std::vector<Sample>& samples) {
+    const DataFormat format = detect(records);
     struct Outcome {
       Sample sample;
       std::string error;
     };
-    std::vector<Outcome> outcomes(lines.size());
-    parallel_for(int64_t(lines.size()), [&](int64_t begin, int64_t end) {
+    std::vector<Outcome> outcomes(records.count);
+    parallel_for(int64_t(records.count), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         try {
-          outcomes[size_t(i)].sample = record_to_sample(parse_record(lines[size_t(i)].text), format, encoder_);
+          outcomes[size_t(i)].sample = record_to_sample(records.record(size_t(i)), format, encoder_);
         } catch (const std::exception& e) {
           outcomes[size_t(i)].error = e.what();
         }
       }
     });
-    for (size_t i = 0; i < lines.size(); ++i) {
-      std::string where = file.string() + ":" + std::to_string(lines[i].number);
+    for (size_t i = 0; i < records.count; ++i) {
+      std::string where = records.where(i);
       if (!outcomes[i].error.empty()) {
         bad(where, outcomes[i].error);
         continue;

@@ -57,7 +57,7 @@ nlohmann::json to_json(const TrainConfig& c) {
 void validate(const TrainConfig& c) {
   auto need = [](bool ok, const char* flag, const auto&... why) { check(ok, "train: --", flag, " ", why...); };
   need(!c.model.empty(), "model", "is required (HF folder, .gguf or llama2.c .bin)");
-  need(!c.data.empty(), "data", "is required (.jsonl/.txt/.md/.pdf files or folders)");
+  need(!c.data.empty(), "data", "is required (.jsonl/.json/.txt/.md/.pdf files or folders)");
   need(!c.out.empty(), "out", "is required (the output folder)");
   need(c.val_fraction >= 0 && c.val_fraction < 1, "val-fraction", "must lie in [0, 1) (got ", c.val_fraction, ")");
   need(c.val_data.empty() || c.val_fraction == 0, "val-fraction", "and --val-data exclude each other");

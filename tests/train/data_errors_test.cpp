@@ -154,11 +154,11 @@ TEST_F(DataErrors, PathsAndOptions) {
   EXPECT_EQ(error_of([&] { load(missing); }), missing.string() + ": no such file or folder");
   auto csv = write("data.csv", "a,b\n");
   EXPECT_EQ(error_of([&] { load(csv); }),
-            csv.string() + ": not a dataset file (expected .jsonl, .txt, .md or a folder of them)");
+            csv.string() + ": not a dataset file (expected .json or .jsonl, .txt, .md or .markdown, or a folder of them)");
   auto empty_dir = dir_ / "empty";
   std::filesystem::create_directories(empty_dir);
   write("empty/notes.csv", "x");
-  EXPECT_EQ(error_of([&] { load(empty_dir); }), empty_dir.string() + ": the folder holds no .jsonl, .txt or .md files");
+  EXPECT_EQ(error_of([&] { load(empty_dir); }), empty_dir.string() + ": the folder holds no .jsonl, .txt, .md or .markdown files");
 
   auto good = write("good.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n");
   auto with = [&](auto change) {

@@ -105,6 +105,49 @@ TEST_F(DataLoad, PdfThroughTheGivenReaderAndMarkdownExtension) {
   }
 }
 
+// .json files as HF datasets reads them: an array of records (Alpaca's alpaca_data.json), JSON Lines
+// under a .json name, or one record over several lines; each gives the samples of the same records
+// in a .jsonl. A folder does not pick .json files up (in a dataset folder they are often metadata).
+TEST_F(DataLoad, JsonArraysJsonLinesAndOneRecordUnderJsonNames) {
+  const std::string a = R"({"instruction": "Name a bone.", "input": "", "output": "The femur."})",
+                    b = R"({"instruction": "Name another.", "output": "The tibia."})";
+  test::write_file(dir_, "ref.jsonl", a + "\n" + b + "\n");
+  test::write_file(dir_, "array.json", "[" + a + ",\n  " + b + "]");
+  test::write_file(dir_, "lines.json", a + "\n" + b + "\n");
+  test::write_file(dir_, "one.json", "{\n  \"instruction\": \"Name a bone.\",\n  \"output\": \"The femur.\"\n}\n");
+  const Dataset ref = load({dir_ / "ref.jsonl"});
+  ASSERT_EQ(ref.train.size(), 2u);
+  for (const char* name : {"array.json", "lines.json"}) {
+    const Dataset d = load({dir_ / name});
+    ASSERT_EQ(d.train.size(), 2u) << name;
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(d.train[i].tokens, ref.train[i].tokens) << name << " " << i;
+      EXPECT_EQ(d.train[i].weights, ref.train[i].weights) << name << " " << i;
+    }
+  }
+  EXPECT_EQ(sources(load({dir_ / "array.json"}).train),
+            (std::vector<std::string>{(dir_ / "array.json").string() + ":record 1", (dir_ / "array.json").string() + ":record 2"}));
+  const Dataset one = load({dir_ / "one.json"});
+  ASSERT_EQ(one.train.size(), 1u);
+  EXPECT_EQ(one.train[0].tokens, ref.train[0].tokens);
+  EXPECT_EQ(load({dir_}).train.size(), 2u);  // ref.jsonl only
+
+  auto error_of = [&](const std::string& name, const std::string& content) {
+    test::write_file(dir_, name, content);
+    try {
+      load({dir_ / name});
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_of("broken.json", "[" + a + ",").find("broken.json: not valid JSON"), std::string::npos);
+  EXPECT_NE(error_of("mixed.json", "[" + a + ", 5]").find("mixed.json:record 2: expected a JSON object"),
+            std::string::npos);
+  EXPECT_NE(error_of("dataset_info.json", R"({"features": {}, "splits": {}})").find("dataset_info.json:record 1: cannot tell"),
+            std::string::npos);
+}
+
 TEST_F(DataLoad, FoldersAndFormatsPerFile) {
   test::write_file(dir_, "b.txt", "Second document.");
   test::write_file(dir_, "a.jsonl", "{\"prompt\": \"Q\", \"completion\": \" A\"}\n");

@@ -19,7 +19,7 @@ void add_eval(CLI::App& app) {
   auto* model = cmd->add_option("--model,-m", c->model, "HF model folder, .gguf file or llama2.c .bin checkpoint (required)");
   cmd->add_option("--adapter,-a", c->adapter, "PEFT LoRA adapter folder (default: the model alone)");
   cmd->add_option("--tokenizer", c->tokenizer, "tokenizer (default: the model's own)");
-  auto* data = cmd->add_option("--data,-d", c->data, "data files or folders (.jsonl/.txt/.md/.pdf), as for train (required)");
+  auto* data = cmd->add_option("--data,-d", c->data, "data files or folders (.jsonl/.json/.txt/.md/.pdf), as for train (required)");
   cmd->add_option("--format", c->format, "data format (see train)")->capture_default_str();
   cmd->add_option("--batch-size", c->batch_size, "rows per micro-batch")->capture_default_str();
   cmd->add_option("--seq-len", c->seq_len, "row length in tokens (also the longest sample)")->capture_default_str();

@@ -35,7 +35,7 @@ struct TrainArgs {
 void add_options(CLI::App* cmd, TrainConfig& c) {
   cmd->add_option("--model,-m", c.model, "HF model folder, .gguf file or llama2.c .bin checkpoint");
   cmd->add_option("--tokenizer", c.tokenizer, "tokenizer file or folder (default: the model's own)");
-  cmd->add_option("--data,-d", c.data, "training data: .jsonl/.txt/.md/.pdf files or folders (repeatable)");
+  cmd->add_option("--data,-d", c.data, "training data: .jsonl/.json/.txt/.md/.pdf files or folders (repeatable)");
   cmd->add_option("--val-data", c.val_data, "validation data (repeatable); else --val-fraction of --data");
   cmd->add_option("--val-fraction", c.val_fraction, "share of the training samples held out for validation")->capture_default_str();
   cmd->add_option("--format", c.format, "data format: auto, text, prompt_completion, messages, alpaca, raw")->capture_default_str();

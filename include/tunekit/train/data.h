@@ -1,10 +1,11 @@
 // Training data: JSONL datasets in the formats TRL and Axolotl users already have, and raw documents,
 // turned into token samples with a per-token loss weight, then packed into micro-batches (Batch).
 //
-//   files (.jsonl / .txt / .md / .pdf / folders) -> load_dataset -> Dataset{train, val} of Sample
+//   files (.jsonl / .json / .txt / .md / .pdf / folders) -> load_dataset -> Dataset{train, val} of Sample
 //   Sample[] -> BatchIterator (seeded shuffle per epoch, first-fit packing) -> Batch[n_row, seq_len]
 //
-// Formats (one per .jsonl file, detected from the first record's keys unless DataOptions::format says):
+// Formats (one per .jsonl or .json file, detected from the first record's keys unless
+// DataOptions::format says; a .json file is an array of records, one record, or JSON Lines):
 //   text               {"text": "..."}                         every token weight 1 (plain LM)
 //   prompt_completion  {"prompt": "...", "completion": "..."}  prompt tokens: prompt_loss_weight,
 //                      completion (appended verbatim to the prompt) and EOS: 1. Conversational TRL
@@ -70,8 +71,8 @@ struct Dataset {
   int64_t n_truncated = 0;           // samples cut to seq_len (truncate)
 };
 
-// Reads every path (a .jsonl, .txt, .md, .markdown or, with pdf_text, .pdf file, or a folder: its
-// files of those kinds, recursively, in path order) into samples. val_paths, when given, is the validation set; otherwise val_fraction of
+// Reads every path (a .jsonl, .json, .txt, .md, .markdown or, with pdf_text, .pdf file, or a
+// folder: its files of those kinds but .json, recursively, in path order) into samples. val_paths, when given, is the validation set; otherwise val_fraction of
 // the train samples is split off (a std::mt19937_64(seed) Fisher-Yates shuffle of the sample indices;
 // both parts keep file order). chat may be null where the model has no template (messages records
 // are then an Error; alpaca uses the text prompt). Throws Error, before any training work, naming

@@ -28,7 +28,7 @@ struct TrainConfig {
   // ---- inputs and output
   std::string model;                    // HF folder, .gguf or llama2.c .bin
   std::string tokenizer;                // "" = the model's own
-  std::vector<std::string> data;        // .jsonl/.txt/.md/.markdown/.pdf files or folders
+  std::vector<std::string> data;        // .jsonl/.json/.txt/.md/.markdown/.pdf files or folders
   std::vector<std::string> val_data;    // validation files; empty: split val_fraction off data
   double val_fraction = 0.0;            // in [0, 1)
   std::string format = "auto";          // data format (train/data.h): auto, text, prompt_completion, ...
