@@ -1,6 +1,6 @@
-// libFuzzer target: training datasets (train/data.h load_dataset on a .jsonl file, then packing).
-// The input's first byte picks the options (format, skip_bad_lines, truncate, packing); the rest is
-// the file. tunekit::Error is the expected answer to bad input; anything else (a crash, a sanitizer
+// libFuzzer target: training datasets (train/data.h load_dataset on a .jsonl file, then packing; the
+// same bytes again as a .json file, which may hold an array of records). The input's first byte
+// picks the options (format, skip_bad_lines, truncate, packing); the rest is the file. tunekit::Error is the expected answer to bad input; anything else (a crash, a sanitizer
 // report, another exception, a hang) is a bug. Accepted samples must pack into batches whose tokens
 // and targets stay in the vocabulary. Tokenizer and chat template: TinyLlama's from ../shared
 // (TUNEKIT_SHARED overrides); without them the target says so and exits.
@@ -28,7 +28,7 @@ namespace {
 
 std::unique_ptr<Tokenizer> g_tok;
 std::optional<ChatTemplate> g_chat;
-fs::path g_file;
+fs::path g_jsonl, g_json;
 
 }  // namespace
 
@@ -42,15 +42,17 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   }
   g_tok = load_tokenizer(dir);
   g_chat = ChatTemplate::parse(*find_chat_template(dir), "tinyllama");
-  g_file = fs::temp_directory_path() / ("fuzz_dataset." + std::to_string(getpid()) + ".jsonl");
+  const fs::path stem = fs::temp_directory_path() / ("fuzz_dataset." + std::to_string(getpid()));
+  g_jsonl = stem.string() + ".jsonl";
+  g_json = stem.string() + ".json";
   return 0;
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  const uint8_t knobs = data[0];
-  std::ofstream(g_file, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data + 1),
-                                                                  std::streamsize(size - 1));
+namespace {
+
+// Loads file with the options knobs picks and packs what it accepts; aborts on a batch that leaves
+// the vocabulary or a segment start after its token.
+void load_and_pack(const fs::path& file, uint8_t knobs) {
   DataOptions opt;
   constexpr DataFormat kFormats[] = {DataFormat::Auto, DataFormat::Text, DataFormat::PromptCompletion,
                                      DataFormat::Messages, DataFormat::Alpaca};
@@ -61,9 +63,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opt.val_fraction = (knobs & 32) ? 0.25 : 0.0;
   Dataset ds;
   try {
-    ds = load_dataset({g_file}, {}, *g_tok, (knobs & 64) ? nullptr : &*g_chat, opt);
+    ds = load_dataset({file}, {}, *g_tok, (knobs & 64) ? nullptr : &*g_chat, opt);
   } catch (const Error&) {
-    return 0;
+    return;
   }
   BatchOptions bo;
   bo.seq_len = opt.seq_len;
@@ -75,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     it.emplace(ds.train, bo);  // Error when the validation split took every sample
   } catch (const Error&) {
-    return 0;
+    return;
   }
   for (int64_t i = 0, n = it->batches_in_epoch(0); i < n; ++i) {
     it->next(b);
@@ -83,6 +85,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (b.tokens[size_t(t)] < 0 || b.tokens[size_t(t)] >= n_vocab || b.targets[size_t(t)] >= n_vocab ||
           b.seg_start[size_t(t)] > t)
         std::abort();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  for (const fs::path& file : {g_jsonl, g_json}) {
+    std::ofstream(file, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data + 1),
+                                                                std::streamsize(size - 1));
+    load_and_pack(file, data[0]);
   }
   return 0;
 }
