@@ -49,7 +49,8 @@ Trainable make_trainable(Model model, const TrainConfig& c) {
   return Trainable::lora(std::move(model), std::move(adapter));
 }
 
-LossSum evaluate_samples(Trainable& t, BatchIterator& batches, int64_t max_batches) {
+LossSum evaluate_samples(Trainable& t, BatchIterator& batches, int64_t max_batches,
+                         const std::function<void(int64_t done, int64_t total, const LossSum& sum)>& on_batch) {
   batches.restore({0, 0});
   int64_t n = batches.batches_in_epoch(0);
   if (max_batches > 0) n = std::min(n, max_batches);
@@ -61,6 +62,7 @@ LossSum evaluate_samples(Trainable& t, BatchIterator& batches, int64_t max_batch
     sum.loss += s.loss;
     sum.weight += s.weight;
     sum.tokens += s.tokens;
+    if (on_batch) on_batch(i + 1, n, sum);
   }
   return sum;
 }
@@ -111,7 +113,9 @@ EvalResult run_evaluation(const EvalConfig& c) {
   bo.pack = c.packing;
   bo.shuffle = false;
   BatchIterator batches(rd.data.train, bo);
-  LossSum s = train::evaluate_samples(t, batches, 0);
+  LossSum s = train::evaluate_samples(t, batches, 0, [&](int64_t done, int64_t total, const LossSum& sum) {
+    if (c.on_progress) c.on_progress(done, total, sum.weight > 0 ? sum.loss / sum.weight : 0.0);
+  });
   check(s.weight > 0, "eval: the data has no tokens to predict");
   EvalResult r;
   r.loss = s.loss / s.weight;

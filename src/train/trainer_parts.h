@@ -1,6 +1,7 @@
 // The pieces run_training and run_evaluation share: loading the tokenizer and data for a model,
 // building what is trained, measuring a loss over samples, and writing the outputs a user keeps.
 #pragma once
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -28,7 +29,9 @@ RunData load_run_data(const std::string& model, const std::string& tokenizer, co
 Trainable make_trainable(Model model, const TrainConfig& c);
 
 // Σ w·CE over one pass of samples in micro-batches (at most max_batches; 0: all). Forward only.
-LossSum evaluate_samples(Trainable& t, BatchIterator& batches, int64_t max_batches);
+// on_batch (optional) gets the micro-batches done, their count and the running sum after each one.
+LossSum evaluate_samples(Trainable& t, BatchIterator& batches, int64_t max_batches,
+                         const std::function<void(int64_t done, int64_t total, const LossSum& sum)>& on_batch = {});
 
 // The adapter as a PEFT folder (LoRA) or the model as an HF folder with the tokenizer files (full),
 // written to dir as a whole (train/checkpoint_folder.h).

@@ -300,6 +300,7 @@ TEST(TrainCli, PlainProgressLinesAndEvalVerb) {
                               "--data", data.string(), "--seq-len", "64", "--json"});
   ASSERT_EQ(before.exit_code, 0) << before.err;
   ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_NE(before.err.find(" 100% | loss "), std::string::npos) << before.err;  // progress on stderr, JSON on stdout
   auto jb = nlohmann::json::parse(before.out), ja = nlohmann::json::parse(after.out);
   EXPECT_LT(ja["loss"].get<double>(), jb["loss"].get<double>());
   EXPECT_NEAR(jb["perplexity"].get<double>(), std::exp(jb["loss"].get<double>()), 1e-9);

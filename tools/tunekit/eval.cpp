@@ -1,10 +1,15 @@
 // tunekit eval: mean cross-entropy and perplexity of a model (optionally with a PEFT LoRA adapter)
 // on data files, batched as training batches them. `tunekit eval retrieval` (eval_retrieval.cpp)
 // measures a knowledge base's retrieval instead; --model and --data are required only without it.
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "tunekit/core/progress.h"
 #include "tunekit/train/trainer.h"
 #include "verbs.h"
 
@@ -34,7 +39,17 @@ void add_eval(CLI::App& app) {
     if (model->count() == 0) throw CLI::RequiredError(model->get_name());
     if (data->count() == 0) throw CLI::RequiredError(data->get_name());
     c->pdf_text = pdf_text;
+    std::optional<ProgressBar> bar;  // on stderr: a bar on a terminal, a line every 10 s elsewhere
+    const auto start = std::chrono::steady_clock::now();
+    c->on_progress = [&](int64_t done, int64_t total, double loss) {
+      if (!bar) bar.emplace(stderr, total, ::isatty(2) == 1);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      char fields[96];
+      std::snprintf(fields, sizeof fields, "loss %.4f | %.1f batches/s", loss, s > 0 ? double(done) / s : 0.0);
+      bar->update(done, fields);
+    };
     EvalResult r = run_evaluation(*c);
+    if (bar) bar->finish();
     if (*json)
       std::printf("%s\n", nlohmann::json({{"loss", r.loss}, {"perplexity", r.perplexity}, {"samples", r.n_samples},
                                           {"weight", r.weight}}).dump().c_str());

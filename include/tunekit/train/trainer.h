@@ -134,6 +134,8 @@ struct EvalConfig {
   bool packing = true, truncate = false;
   int threads = 0;
   DocumentTextReader pdf_text;  // as TrainConfig's
+  // not a setting: called after every micro-batch with the count done, the total and the mean loss so far
+  std::function<void(int64_t done, int64_t total, double loss)> on_progress;
 };
 struct EvalResult {
   double loss = 0, perplexity = 0;
