@@ -44,8 +44,28 @@ const std::string& string_field(const Json& record, const char* key, DataFormat 
   return value.get_ref<const std::string&>();
 }
 
+// A message's content as text: a string, or OpenAI's and HF's list of {"type": "text", "text": ...}
+// parts, joined in order (other part types, such as images, cannot be trained on here).
+std::string content_text(const Json& content, const std::string& where) {
+  if (content.is_string()) return content.get<std::string>();
+  check(content.is_array(), where, " must be a string or a list of text parts, got ", content.type_name());
+  std::string text;
+  for (size_t j = 0; j < content.size(); ++j) {
+    const Json& part = content[j];
+    const std::string at = where + "[" + std::to_string(j) + "]";
+    check(part.is_object() && part.contains("type") && part["type"].is_string(), at,
+          " must be an object with a \"type\"");
+    check(part["type"] == "text", at, " is a \"", part["type"].get<std::string>(),
+          "\" part; only text parts can be trained on");
+    check(part.contains("text") && part["text"].is_string(), at, ".text must be a string");
+    text += part["text"].get<std::string>();
+  }
+  return text;
+}
+
 // A checked copy of a list of messages: {"role", "content", ...} (other keys such as tool_calls kept
-// for the template), or ShareGPT's {"from", "value"} with human -> user, gpt -> assistant.
+// for the template; content as text), or ShareGPT's {"from", "value"} with human -> user,
+// gpt -> assistant.
 Json chat_messages(const Json& list, const std::string& name) {
   check(list.is_array(), "\"", name, "\" must be a list of messages, got ", list.type_name());
   check(!list.empty(), "\"", name, "\" is an empty list");
@@ -62,7 +82,6 @@ Json chat_messages(const Json& list, const std::string& name) {
     check(role != m.end(), where, " has no \"", role_key, "\"");
     check(role->is_string(), where, ".", role_key, " must be a string, got ", role->type_name());
     check(content != m.end(), where, " has no \"", content_key, "\"");
-    check(content->is_string(), where, ".", content_key, " must be a string, got ", content->type_name());
     std::string r = role->get<std::string>();
     if (share_gpt) r = r == "human" ? "user" : r == "gpt" ? "assistant" : r;
     check(std::find(kRoles.begin(), kRoles.end(), r) != kRoles.end(), where, ".", role_key, " \"",
@@ -70,7 +89,7 @@ Json chat_messages(const Json& list, const std::string& name) {
           share_gpt ? "; ShareGPT's human, gpt" : "", ")");
     Json message = share_gpt ? Json::object() : m;
     message["role"] = r;
-    message["content"] = *content;
+    message["content"] = content_text(*content, where + "." + content_key);
     out.push_back(std::move(message));
   }
   return out;

@@ -105,6 +105,18 @@ TEST_F(DataFormats, MessagesTrainAssistantContentAndEndOfTurn) {
   ASSERT_EQ(share_gpt.size(), 1u);
   EXPECT_EQ(share_gpt[0].tokens, s[0].tokens);
   EXPECT_EQ(share_gpt[0].weights, s[0].weights);
+
+  // So does content as OpenAI's / HF's list of text parts, joined in order.
+  const auto dir = test::temp_dir("data_formats_parts");
+  test::write_file(dir, "parts.jsonl",
+                   R"({"messages": [{"role": "system", "content": [{"type": "text", "text": "Be brief."}]}, )"
+                   R"({"role": "user", "content": "Hi"}, )"
+                   R"({"role": "assistant", "content": [{"type": "text", "text": "Hel"}, {"type": "text", "text": "lo!"}]}]})"
+                   "\n");
+  std::vector<Sample> parts = load(dir / "parts.jsonl");
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_EQ(parts[0].tokens, s[0].tokens);
+  EXPECT_EQ(parts[0].weights, s[0].weights);
 }
 
 TEST_F(DataFormats, ConversationalPromptCompletionTrainsOnlyTheCompletion) {
