@@ -147,8 +147,9 @@ class Loader {
     }
     if (whole.is_object()) whole = Json::array({whole});  // a single record
     if (whole.is_array()) {
-      const Records records{whole.size(), [&](size_t i) { return file.string() + ":record " + std::to_string(i + 1); },
-                            [&](size_t i) { return whole[i]; }};
+      const Json& array = whole;  // read from the pool's threads: const access only
+      const Records records{array.size(), [&](size_t i) { return file.string() + ":record " + std::to_string(i + 1); },
+                            [&](size_t i) { return array[i]; }};
       encode(records, samples);
       return;
     }
