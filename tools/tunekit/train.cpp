@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -216,6 +216,7 @@ void run(CLI::App* cmd, TrainArgs& a) {
   std::optional<ProgressBar> bar;
   TrainCallbacks cb;
   cb.on_start = [&](const TrainPlan& p) {
+    stop_on_signals();  // from here on Ctrl-C saves the run; during loading it just ends the process
     if (format == "none" || format == "json") return;
     for (const auto& s : p.skipped_lines) std::fprintf(stderr, "skipped %s\n", s.c_str());
     if (p.n_truncated > 0) std::fprintf(stderr, "truncated %lld samples to --seq-len\n", (long long)p.n_truncated);
@@ -241,7 +242,6 @@ void run(CLI::App* cmd, TrainArgs& a) {
       if (file == "trainable.safetensors") std::this_thread::sleep_for(std::chrono::milliseconds(pause));
     };
   a.config.pdf_text = pdf_text;
-  stop_on_signals();
   cb.stop_requested = [] { return g_stop_signal != 0; };
   TrainResult r = run_training(c, cb);
   if (bar) bar->finish();
