@@ -161,7 +161,8 @@ TEST(TrainCli, SigtermSavesTheStepAndResumeIsExact) {
   pid_t pid = spawn_cli(run_args(data, cut, 1), dir);
   const std::optional<int> status = signal_when(pid, SIGTERM, [&] { return last_step(cut / "metrics.jsonl") >= 8; });
   ASSERT_TRUE(status.has_value()) << "the run ended before the moment to stop it";
-  ASSERT_TRUE(WIFEXITED(*status)) << "ended by a signal, not by its own exit";
+  ASSERT_TRUE(WIFEXITED(*status)) << "ended by signal " << (WIFSIGNALED(*status) ? WTERMSIG(*status) : -1)
+                                  << ", not by its own exit; stderr:\n" << read_text_file(dir / "spawn.err");
   EXPECT_EQ(WEXITSTATUS(*status), 128 + SIGTERM);
   const int64_t stopped_at = last_step(cut / "metrics.jsonl");
   EXPECT_GE(stopped_at, 8);
