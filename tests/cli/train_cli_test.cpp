@@ -197,6 +197,27 @@ TEST(TrainCli, KillNineOnTwoThreadsThenResumeIsExact) {
   kill_and_resume(2, false);
 }
 
+// A crash (here a SIGSEGV sent to a running train) prints the signal and a backtrace that names
+// our functions, and the process still dies of that signal. Sanitized builds keep the sanitizer's
+// own report instead.
+TEST(TrainCli, ACrashPrintsABacktraceAndDiesOfTheSignal) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizer reports crashes in this build";
+#endif
+  TUNEKIT_REQUIRE_SHARED("models/stories260K/stories260K.bin");
+  auto dir = test::temp_dir("train_cli_crash");
+  const fs::path out = dir / "out", data = test::write_story_jsonl(dir, 400);
+  pid_t pid = spawn_cli(run_args(data, out, 1), dir);
+  const std::optional<int> status = signal_when(pid, SIGSEGV, [&] { return last_step(out / "metrics.jsonl") >= 2; });
+  ASSERT_TRUE(status.has_value()) << "the run ended before the moment to crash it";
+  ASSERT_TRUE(WIFSIGNALED(*status)) << "exit status " << WEXITSTATUS(*status);
+  EXPECT_EQ(WTERMSIG(*status), SIGSEGV);
+  const std::string err = read_text_file(dir / "spawn.err");
+  EXPECT_NE(err.find("tunekit: fatal signal SEGV (Segmentation fault); backtrace"), std::string::npos) << err;
+  EXPECT_NE(err.find("tunekit"), err.rfind("tunekit")) << err;  // frames follow the message
+  EXPECT_NE(err.find("main"), std::string::npos) << err;
+}
+
 TEST(TrainCli, FlagsAndKeyValueOverrideYaml) {
   TUNEKIT_REQUIRE_SHARED("models/stories260K/stories260K.bin");
   auto dir = test::temp_dir("train_cli_yaml");

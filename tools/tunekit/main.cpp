@@ -7,6 +7,7 @@
 #include "verbs.h"
 
 int main(int argc, char** argv) {
+  tunekit::cli::install_crash_report();
   CLI::App app{"tunekit: turn an open-weight LLM and your documents into a domain specialist", "tunekit"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "tunekit 0.1.0");

@@ -171,7 +171,7 @@ void stop_on_signals() {
     if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
     struct sigaction sa {};
     sa.sa_handler = request_stop;
-    sa.sa_flags = SA_RESETHAND;
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;  // a write to a pipe or terminal it interrupts goes on
     sigemptyset(&sa.sa_mask);
     ::sigaction(sig, &sa, nullptr);
   }

@@ -31,6 +31,10 @@ void add_kb_embed(CLI::App& kb);   // kb_embed.cpp
 void add_kb_search(CLI::App& kb);  // kb_search.cpp
 void add_eval_retrieval(CLI::App& eval);  // eval_retrieval.cpp: `eval retrieval`
 
+// On SIGSEGV, SIGBUS, SIGILL, SIGFPE or SIGABRT: the signal's name and a backtrace on stderr, then
+// the signal's default action (crash_report.cpp). main calls it first.
+void install_crash_report();
+
 // The text of a PDF (pages joined), for train and eval's --data (pdf_text.cpp).
 std::string pdf_text(const std::filesystem::path& path);
 
