@@ -93,10 +93,10 @@ class Pool {
     const int64_t n_chunks = int64_t(bounds_.size()) - 1;
     const Chunk chunk{&fn, bounds_.data()};
     error_ = nullptr;
-    job_.store(&chunk, std::memory_order_relaxed);
-    job_chunks_.store(n_chunks, std::memory_order_relaxed);
-    unfinished_.store(n_chunks, std::memory_order_relaxed);
     const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+    job_.store(&chunk, std::memory_order_relaxed);
+    job_size_.store(uint64_t(generation) << 32 | uint64_t(n_chunks), std::memory_order_release);
+    unfinished_.store(n_chunks, std::memory_order_relaxed);
     ticket_.store(uint64_t(generation) << 32, std::memory_order_release);
     generation_.store(generation, std::memory_order_release);
     generation_.notify_all();
@@ -119,10 +119,17 @@ class Pool {
     for (;;) {
       uint64_t ticket = ticket_.load(std::memory_order_acquire);
       if (uint32_t(ticket >> 32) != generation) return;
+      // The size must be this job's own: a thread that finds every chunk of job G claimed while
+      // job G + 1 is being posted (its size stored, its ticket not yet) would otherwise compare
+      // G's last ticket with G + 1's larger size, claim a chunk that does not exist, run G + 1's
+      // chunk of that index a second time and count it finished, so that G + 1 returned with a
+      // chunk still running (tests/ops/parallel_test.cpp, ClaimsNeverCrossJobs).
+      const uint64_t size = job_size_.load(std::memory_order_acquire);
+      if (uint32_t(size >> 32) != generation) return;
       const int64_t index = int64_t(ticket & 0xFFFFFFFFu);
-      if (index >= job_chunks_.load(std::memory_order_relaxed)) return;
-      // Succeeds only while the ticket still belongs to this job, so the job is alive until the
-      // claimed chunk is counted finished below.
+      if (index >= int64_t(size & 0xFFFFFFFFu)) return;
+      // Succeeds only while the ticket still belongs to this job and this chunk is unclaimed, so
+      // the job is alive until the claimed chunk is counted finished below.
       if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel)) continue;
       try {
         job_.load(std::memory_order_relaxed)->run(index);
@@ -157,7 +164,7 @@ class Pool {
   std::atomic<uint32_t> generation_{0};  // bumped (and notified) when a job is posted
   std::atomic<int64_t> unfinished_{0};   // chunks of the current job not finished yet
   std::atomic<const Chunk*> job_{nullptr};
-  std::atomic<int64_t> job_chunks_{0};
+  std::atomic<uint64_t> job_size_{0};    // the current job's generation << 32 | its number of chunks
   std::atomic<bool> stop_{false};
   std::vector<int64_t> bounds_;  // the current job's chunk boundaries
   std::mutex busy_;              // one job at a time (it owns bounds_)
