@@ -7,6 +7,9 @@
 #include <random>
 #include <span>
 
+#include "tunekit/error.h"
+#include "tunekit/tokenizer/chat_template.h"
+
 namespace tunekit::server {
 
 using nlohmann::json;
@@ -48,19 +51,16 @@ std::vector<std::string> parse_stop(const json& body) {
   return stop;
 }
 
-// A message's content: a string, or an array of {"type": "text", "text": ...} parts.
+// A message's content: a string, or an array of {"type": "text", "text": ...} parts; null (an
+// assistant turn that only called tools) is empty.
 std::string message_content(const json& content, size_t i) {
-  const std::string param = "messages[" + std::to_string(i) + "].content";
   if (content.is_null()) return "";
-  if (content.is_string()) return content.get<std::string>();
-  if (!content.is_array()) bad_field(param, "must be a string or an array of text parts");
-  std::string text;
-  for (const json& part : content) {
-    if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") || !part["text"].is_string())
-      bad_field(param, "only {\"type\": \"text\", \"text\": ...} parts are supported");
-    text += part["text"].get<std::string>();
+  const std::string param = "messages[" + std::to_string(i) + "].content";
+  try {
+    return chat_content_text(content, param);
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), "invalid_request_error", param);
   }
-  return text;
 }
 
 std::vector<ChatMessage> parse_messages(const json& body) {
@@ -129,14 +129,10 @@ void refuse_unsupported(Endpoint endpoint, const json& body) {
 
 void parse_sampling(const json& body, int64_t n_vocab, SamplingParams& s) {
   s = SamplingParams{};
-  s.temperature = 1.0f;  // OpenAI's defaults: temperature 1, top_p 1, no top-k/min-p
-  s.top_p = 1.0f;
+  s.top_p = 1.0f;  // OpenAI's defaults: temperature 1 (below), top_p 1, no top-k/min-p
   s.top_k = 0;
   s.min_p = 0.0f;
-  if (const json* t = field(body, "temperature", json::value_t::number_float, "a number")) {
-    if (*t < 0 || *t > 2) bad_field("temperature", "must be between 0 and 2");
-    s.temperature = t->get<float>();
-  }
+  s.temperature = number_in(body, "temperature", 0, 2).value_or(1.0f);
   if (const json* p = field(body, "top_p", json::value_t::number_float, "a number")) {
     if (*p <= 0 || *p > 1) bad_field("top_p", "must be in (0, 1]");
     s.top_p = p->get<float>();

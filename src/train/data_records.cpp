@@ -4,6 +4,7 @@
 #include <array>
 
 #include "tunekit/error.h"
+#include "tunekit/tokenizer/chat_template.h"
 #include "train/data_records.h"
 
 namespace tunekit {
@@ -44,25 +45,6 @@ const std::string& string_field(const Json& record, const char* key, DataFormat 
   return value.get_ref<const std::string&>();
 }
 
-// A message's content as text: a string, or OpenAI's and HF's list of {"type": "text", "text": ...}
-// parts, joined in order (other part types, such as images, cannot be trained on here).
-std::string content_text(const Json& content, const std::string& where) {
-  if (content.is_string()) return content.get<std::string>();
-  check(content.is_array(), where, " must be a string or a list of text parts, got ", content.type_name());
-  std::string text;
-  for (size_t j = 0; j < content.size(); ++j) {
-    const Json& part = content[j];
-    const std::string at = where + "[" + std::to_string(j) + "]";
-    check(part.is_object() && part.contains("type") && part["type"].is_string(), at,
-          " must be an object with a \"type\"");
-    check(part["type"] == "text", at, " is a \"", part["type"].get<std::string>(),
-          "\" part; only text parts can be trained on");
-    check(part.contains("text") && part["text"].is_string(), at, ".text must be a string");
-    text += part["text"].get<std::string>();
-  }
-  return text;
-}
-
 // A checked copy of a list of messages: {"role", "content", ...} (other keys such as tool_calls kept
 // for the template; content as text), or ShareGPT's {"from", "value"} with human -> user,
 // gpt -> assistant.
@@ -89,7 +71,7 @@ Json chat_messages(const Json& list, const std::string& name) {
           share_gpt ? "; ShareGPT's human, gpt" : "", ")");
     Json message = share_gpt ? Json::object() : m;
     message["role"] = r;
-    message["content"] = content_text(*content, where + "." + content_key);
+    message["content"] = chat_content_text(*content, where + "." + content_key);
     out.push_back(std::move(message));
   }
   return out;

@@ -101,6 +101,15 @@ TEST_F(ApiErrors, BadFieldsAre400) {
   }
 }
 
+// A message's content parts other than text (an image here) are refused, naming the part.
+TEST_F(ApiErrors, AnImagePartIs400NamingThePart) {
+  json content = {{{"type", "text"}, {"text", "What is this?"}},
+                  {{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,AAAA"}}}}};
+  json e = expect_error(server_->post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", content}}}}}), 400);
+  EXPECT_EQ(e["param"], "messages[0].content");
+  EXPECT_EQ(e["message"], "messages[0].content[1] is a \"image_url\" part; only text parts are supported");
+}
+
 TEST_F(ApiErrors, BodyOverTheLimitIs413) {
   json e = expect_error(server_->post("/v1/completions", {{"prompt", std::string(5000, 'a')}}), 413);
   EXPECT_NE(e["message"].get<std::string>().find("4096"), std::string::npos);

@@ -67,7 +67,7 @@ TEST_F(DataErrors, MissingKeysAndWrongTypes) {
   EXPECT_EQ(error("{\"messages\": [{\"role\": \"user\", \"content\": null}]}\n"),
             "d.jsonl:1: messages[0].content must be a string or a list of text parts, got null");
   EXPECT_EQ(error("{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}\n"),
-            "d.jsonl:1: messages[0].content[0] is a \"image_url\" part; only text parts can be trained on");
+            "d.jsonl:1: messages[0].content[0] is a \"image_url\" part; only text parts are supported");
   EXPECT_EQ(error("{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": 5}]}]}\n"),
             "d.jsonl:1: messages[0].content[0].text must be a string");
   EXPECT_EQ(error("{\"messages\": [{\"content\": \"hi\"}]}\n"), "d.jsonl:1: messages[0] has no \"role\"");

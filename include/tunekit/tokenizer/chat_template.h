@@ -85,4 +85,11 @@ struct ChatSpecialTokens {
 };
 ChatSpecialTokens find_chat_special_tokens(const std::filesystem::path& path);
 
+// The text of a chat message's "content" as OpenAI and Hugging Face write it: a string, or a list of
+// {"type": "text", "text": ...} parts joined in order (chat_content.cpp). Anything else (null, a
+// number, an image or audio part, a part without a string "text") throws Error, starting with
+// `where` (e.g. "messages[2].content") and naming the part at fault.
+std::string chat_content_text(const nlohmann::json& content, const std::string& where);
+std::string chat_content_text(const nlohmann::ordered_json& content, const std::string& where);
+
 }  // namespace tunekit
