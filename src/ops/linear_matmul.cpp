@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "ops/linear_kernels.h"
+#include "ops/onednn_operands.h"
 #include "tunekit/error.h"
 
 namespace tunekit::ops {
@@ -51,6 +52,9 @@ struct Cache {
 void matmul_xwt(const float* x, int64_t M, const float* W, int64_t N, int64_t K, float* y, int64_t ldy,
                 bool accumulate) {
   single_threaded_onednn();
+  expect_operand(x, M, K, K, "x");
+  expect_operand(W, N, K, K, "W");
+  expect_operand(y, M, N, ldy, "y");
   try {
     thread_local Cache cache;  // its engine and stream are oneDNN objects too
     Product& p = cache.get(M, N, K, ldy, accumulate);

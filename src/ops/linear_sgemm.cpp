@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ops/linear_kernels.h"
+#include "ops/onednn_operands.h"
 #include "ops/quant_blocks.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
@@ -50,6 +51,9 @@ void single_threaded_onednn() {
 void sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   single_threaded_onednn();
+  expect_operand(A, transa == 'T' ? K : M, transa == 'T' ? M : K, lda, "A");
+  expect_operand(B, transb == 'T' ? N : K, transb == 'T' ? K : N, ldb, "B");
+  expect_operand(C, M, N, ldc, "C");
   dnnl_status_t status = dnnl_sgemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   check(status == dnnl_success, "sgemm: oneDNN failed (status ", int(status), ") on op(A) [", M, ", ", K,
         "] x op(B) with N = ", N, ", transa ", transa, ", transb ", transb);

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "ops/linear_kernels.h"
 #include "ops/ops_test_util.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
@@ -81,6 +82,23 @@ TEST(Linear, F32GemmSizes) {
   }
   for (int64_t T = 64; T < 64 + 70; ++T) check_linear(DType::F32, T, 9, 16, false, T % 2 == 0);
   set_num_threads(0);
+}
+
+// In AddressSanitizer builds every oneDNN call first checks that its operands lie in addressable
+// memory (oneDNN itself is not instrumented): a C one float too short for its rows is caught.
+TEST(Linear, AsanBuildsCatchAnOneDnnOperandPastItsBuffer) {
+#if !defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "only AddressSanitizer builds check oneDNN's operands";
+#else
+  std::vector<float> A(4 * 8, 1.0f), B(8 * 3, 1.0f), C(4 * 3);
+  ops::sgemm('N', 4, 3, 8, 1.0f, A.data(), 8, B.data(), 3, 0.0f, C.data(), 3);  // fits
+  EXPECT_EQ(C[11], 8.0f);
+  std::vector<float> short_c(4 * 3 - 1);
+  EXPECT_DEATH(ops::sgemm('N', 4, 3, 8, 1.0f, A.data(), 8, B.data(), 3, 0.0f, short_c.data(), 3),
+               "oneDNN operand C \\[4 rows x 3, ld 3\\].*unaddressable");
+  std::vector<float> short_w(3 * 8 - 1);
+  EXPECT_DEATH(ops::matmul_xwt(A.data(), 4, short_w.data(), 3, 8, C.data(), 3, false), "oneDNN operand W");
+#endif
 }
 
 TEST(Linear, EveryStorageDtype) {
