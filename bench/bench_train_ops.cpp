@@ -9,11 +9,18 @@
 //                 flash-attention count: five products, as this kernel runs them in one pass)
 //   cross_entropy loss only, loss + dh (frozen tied output matrix, the LoRA case), loss + dh + dW
 //   elementwise   rmsnorm, swiglu and rope backward in GB/s of the bytes they must move
+//   step_bound    one data-parallel part of a LoRA step (T tokens in rows of 256, rank --rank on all
+//                 seven linear modules, frozen base and tied head): every kernel the step runs, each
+//                 timed alone at its shape (median), summed over the layers, plus the cross-entropy
+//                 in chunks of --chunk-rows: what the part would take if each kernel ran in it as fast
+//                 as alone with hot caches. With --threads 1 and T = batch · seq / threads this is a
+//                 lower bound for a bench_train step; also one core's FMA peak (AVX-512 builds)
 // Wall-clock figures need a quiet machine; gflops_per_cpu_second with --threads 1 does not.
 //   bench_train_ops [--threads 2] [--T 1024] [--reps 5] [--chunk-rows 512]
-//                   [--only linear,attention,cross_entropy,elementwise]
+//                   [--only linear,attention,cross_entropy,elementwise,step_bound] [--rank 8]
 #include <CLI/CLI.hpp>
 
+#include <immintrin.h>
 #include <time.h>
 
 #include <algorithm>
@@ -21,6 +28,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "model_shapes.h"
 #include "tunekit/core/parallel.h"
 #include "tunekit/ops/backward.h"
 #include "tunekit/ops/ops.h"
@@ -37,6 +45,7 @@ struct Options {
   int64_t T = 1024;
   int reps = 5;
   int64_t chunk_rows = 512;       // cross_entropy_loss's rows of logits per chunk
+  int64_t rank = 8;               // step_bound: LoRA rank
   std::vector<std::string> only;  // bench names to run; empty: all
   bool runs(const std::string& name) const { return only.empty() || std::count(only.begin(), only.end(), name); }
 };
@@ -193,6 +202,114 @@ void bench_elementwise(const Options& o) {
                   }));
 }
 
+// GFLOP/s of one core's fused multiply-adds: 12 independent chains of 512-bit FMAs (enough to hide
+// their latency on two FMA pipes), none of them reaching memory.
+double fma_peak_gflops() {
+#ifdef __AVX512F__
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
+         a10 = a0, a11 = a0;
+  const __m512 m = _mm512_set1_ps(0.5f), c = _mm512_set1_ps(0.25f);
+  constexpr int64_t kIters = 20'000'000;
+  double best = 1e30;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double t0 = now_seconds();
+    for (int64_t i = 0; i < kIters; ++i) {
+      for (__m512* v : {&a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7, &a8, &a9, &a10, &a11}) *v = _mm512_fmadd_ps(*v, m, c);
+      // The chains stay in registers and are not folded away.
+      __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7), "+v"(a8),
+                       "+v"(a9), "+v"(a10), "+v"(a11));
+    }
+    best = std::min(best, now_seconds() - t0);
+  }
+  return double(kIters) * 12 * 16 * 2 / best / 1e9;
+#else
+  return 0;  // not measured without AVX-512
+#endif
+}
+
+// The kernels of one part's step (layer_forward, layer_backward and the cross-entropy of
+// src/train), each timed alone on fresh inputs at its shape; see the header.
+void bench_step_bound(const Options& o) {
+  const ModelConfig c = bench::smollm2_135m_config();
+  const int64_t T = o.T, D = c.d_model, F = c.d_ff, r = o.rank, dq = c.d_q(), dkv = c.d_kv();
+  const float eps = float(c.rms_eps);
+  double layer_s = 0;        // one layer, forward and backward
+  double qkv_input_s = 0;    // of which q, k and v's input gradients, which the lowest layer skips
+  auto time_s = [&](const auto& fn) { return time_it(o.reps, fn).median_s; };
+  auto add = [&](const auto& fn) { layer_s += time_s(fn); };
+
+  // Linear modules: base forward and input gradient, and LoRA's six products (as layer_linear.cpp).
+  struct Module {
+    int64_t N, K;
+    bool attention_input;  // q, k or v
+  };
+  for (Module m : {Module{dq, D, true}, Module{dkv, D, true}, Module{dkv, D, true}, Module{D, dq, false},
+                   Module{F, D, false}, Module{F, D, false}, Module{D, F, false}}) {
+    const Tensor W = f32_tensor({m.N, m.K}, 0.05f, 1), A = f32_tensor({r, m.K}, 0.05f, 2),
+                 B = f32_tensor({m.N, r}, 0.05f, 3);
+    const auto x = random_values(T * m.K, 1.0f, 4), dy = random_values(T * m.N, 1.0f, 5);
+    std::vector<float> y(size_t(T * m.N)), dx(size_t(T * m.K)), u(size_t(T * r)), du(size_t(T * r)),
+        dA(size_t(r * m.K)), dB(size_t(m.N * r));
+    add([&] { ops::linear(x.data(), T, W, nullptr, y.data()); });
+    add([&] { ops::linear(x.data(), T, A, nullptr, u.data()); });
+    add([&] { ops::linear(u.data(), T, B, nullptr, y.data(), true); });
+    const double input_s = time_s([&] { ops::linear_backward_input(dy.data(), T, W, dx.data(), false); });
+    layer_s += input_s;
+    if (m.attention_input) qkv_input_s += input_s;
+    add([&] { ops::linear_backward_weight(dy.data(), u.data(), T, m.N, r, dB.data(), true); });
+    add([&] { ops::linear_backward_input(dy.data(), T, B, du.data(), false); });
+    add([&] { ops::linear_backward_input(du.data(), T, A, dx.data(), true); });
+    add([&] { ops::linear_backward_weight(du.data(), x.data(), T, r, m.K, dA.data(), true); });
+  }
+
+  // Attention over rows of 256 tokens, forward and backward.
+  std::vector<int32_t> seg(static_cast<size_t>(T)), pos(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) seg[size_t(t)] = int32_t(t / 256 * 256), pos[size_t(t)] = int32_t(t % 256);
+  const auto q = random_values(T * dq, 1.0f, 6), k = random_values(T * dkv, 1.0f, 7),
+             v = random_values(T * dkv, 1.0f, 8), datt = random_values(T * dq, 1.0f, 9);
+  std::vector<float> att(q.size()), lse(size_t(T * c.n_head)), dq_(q.size()), dk(k.size()), dv(v.size());
+  add([&] {
+    ops::attention_train_forward(q.data(), k.data(), v.data(), seg.data(), att.data(), lse.data(), T, c.n_head,
+                                 c.n_head_kv, c.d_head);
+  });
+  add([&] {
+    ops::attention_train_backward(datt.data(), q.data(), k.data(), v.data(), att.data(), lse.data(), seg.data(),
+                                  dq_.data(), dk.data(), dv.data(), T, c.n_head, c.n_head_kv, c.d_head);
+  });
+
+  // Element-wise work: RMSNorm twice forward and twice again in backward (recomputed) and its
+  // backward twice, RoPE on q and k both ways, SwiGLU and its backward, two residual copies.
+  const auto x = random_values(T * D, 1.0f, 10), w = random_values(D, 1.0f, 11),
+             gate = random_values(T * F, 1.0f, 12), up = random_values(T * F, 1.0f, 13);
+  std::vector<float> h(size_t(T * D)), rstd(static_cast<size_t>(T)), dh(size_t(T * D)), dw(static_cast<size_t>(D)),
+      act(size_t(T * F)), dgate(size_t(T * F)), dup(size_t(T * F)), rq(q), rk(k);
+  const auto inv_freq = ops::rope_inv_freq(c.rope, c.d_head);
+  for (int i = 0; i < 4; ++i) add([&] { ops::rmsnorm_forward_train(x.data(), w.data(), h.data(), rstd.data(), T, D, eps); });
+  for (int i = 0; i < 2; ++i)
+    add([&] { ops::rmsnorm_backward(x.data(), x.data(), w.data(), rstd.data(), dh.data(), dw.data(), T, D); });
+  add([&] { ops::rope(rq.data(), T, c.n_head, c.d_head, pos.data(), inv_freq.data()); });
+  add([&] { ops::rope(rk.data(), T, c.n_head_kv, c.d_head, pos.data(), inv_freq.data()); });
+  add([&] { ops::rope_backward(rq.data(), T, c.n_head, c.d_head, pos.data(), inv_freq.data()); });
+  add([&] { ops::rope_backward(rk.data(), T, c.n_head_kv, c.d_head, pos.data(), inv_freq.data()); });
+  add([&] { ops::swiglu(gate.data(), up.data(), act.data(), T * F); });
+  add([&] { ops::swiglu_backward(gate.data(), gate.data(), up.data(), dgate.data(), dup.data(), T * F, act.data()); });
+  for (int i = 0; i < 2; ++i) add([&] { std::copy(x.begin(), x.end(), dh.begin()); });
+
+  // The tied head: loss and dh, chunked as in the step.
+  const Tensor E = f32_tensor({c.n_vocab, D}, 0.05f, 14);
+  std::vector<int32_t> targets(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) targets[size_t(t)] = int32_t((t * 7919) % c.n_vocab);
+  const double loss_s = time_it(o.reps, [&] {
+                          ops::cross_entropy_loss(x.data(), E, targets.data(), nullptr, T, 1.0f, dh.data(), nullptr,
+                                                  o.chunk_rows);
+                        }).median_s;
+  const double part_s = double(c.n_layer) * layer_s - qkv_input_s + loss_s;
+  print_json_line({{"bench", "step_bound"}, {"T", T}, {"threads", num_threads()}, {"rank", r},
+                   {"chunk_rows", o.chunk_rows}, {"layers", c.n_layer}, {"layer_ms", layer_s * 1e3},
+                   {"cross_entropy_ms", loss_s * 1e3}, {"part_s", part_s},
+                   {"fma_peak_gflops_one_core", fma_peak_gflops()}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -203,8 +320,10 @@ int main(int argc, char** argv) {
   app.add_option("--reps", o.reps, "timed repetitions per figure");
   app.add_option("--chunk-rows", o.chunk_rows, "cross_entropy: rows of logits per chunk (default 512)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
-  app.add_option("--only", o.only, "run only these benches (linear, attention, cross_entropy, elementwise)")
+  app.add_option("--only", o.only,
+                 "run only these benches (linear, attention, cross_entropy, elementwise, step_bound)")
       ->delimiter(',');
+  app.add_option("--rank", o.rank, "step_bound: LoRA rank (default 8)")->check(CLI::Range(int64_t(1), int64_t(256)));
   CLI11_PARSE(app, argc, argv);
   if (o.T <= 0 || o.T % 256 != 0) {
     std::cerr << "bench_train_ops: --T " << o.T << " must be a positive multiple of 256\n";
@@ -216,5 +335,6 @@ int main(int argc, char** argv) {
   if (o.runs("attention")) bench_attention(o);
   if (o.runs("cross_entropy")) bench_cross_entropy(o);
   if (o.runs("elementwise")) bench_elementwise(o);
+  if (o.runs("step_bound")) bench_step_bound(o);
   return 0;
 }
