@@ -65,25 +65,6 @@ Tensor random_weights(DType dtype, int64_t N, int64_t K, uint64_t seed) {
   return ops::convert(f32, dtype);
 }
 
-double fma_peak_gflops(int threads, double seconds) {
-  const int64_t iters = int64_t(seconds * 3e9 / 4);  // ~4 cycles per iteration of 16 FMAs on 2 ports
-  std::vector<float> sinks(static_cast<size_t>(threads));  // keeps the chains alive
-  double t0 = now_seconds();
-  parallel_for(threads, [&](int64_t begin, int64_t) {
-    __m512 acc[16];
-    for (int j = 0; j < 16; ++j) acc[j] = _mm512_set1_ps(float(j));
-    const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (int64_t i = 0; i < iters; ++i)
-      for (int j = 0; j < 16; ++j) acc[j] = _mm512_fmadd_ps(acc[j], b, c);
-    __m512 total = acc[0];
-    for (int j = 1; j < 16; ++j) total = _mm512_add_ps(total, acc[j]);
-    sinks[size_t(begin)] = _mm512_reduce_add_ps(total);
-  });
-  double elapsed = now_seconds() - t0;
-  if (sinks[0] == 42.0f) std::printf(" ");
-  return double(threads) * double(iters) * 16 * 32 / elapsed / 1e9;
-}
-
 struct Options {
   int threads = 2;
   std::vector<std::string> dtypes = {"f32", "q8_0", "q4_0", "bf16"};
@@ -205,7 +186,7 @@ int main(int argc, char** argv) {
   print_json_line({{"bench", "read_bandwidth"}, {"buffer_mib", bw_bytes >> 20}, {"threads", num_threads()},
                    {"gbs_best", bw.best_gbs}, {"gbs_median", median(bw.passes_gbs)}});
 
-  double peak1 = fma_peak_gflops(1, 0.3), peak = fma_peak_gflops(num_threads(), 0.3);
+  double peak1 = bench::fp32_peak_gflops(1), peak = bench::fp32_peak_gflops(num_threads());
   print_json_line({{"bench", "fma_peak"}, {"gflops_1_thread", peak1}, {"gflops_all_threads", peak},
                    {"threads", num_threads()}});
 

@@ -8,7 +8,8 @@
 //   step, min and mean: what A/B comparisons on a loaded machine should use), peak_rss_mib (getrusage ru_maxrss: run one configuration per
 //   process), rss_after_model_mib, trainable params, model GFLOP per step and GFLOP/s, and the
 //   model-FLOPs utilisation against a GEMM roofline measured here (ops::linear on the
-//   [T, 576] x [1536, 576]ᵀ shape, best of 10, all threads): mfu_vs_gemm.
+//   [T, 576] x [1536, 576]ᵀ shape, best of 10, all threads): mfu_vs_gemm; and against the FP32 peak
+//   measured here on --threads threads at once (512-bit FMA chains, bench_util.h): mfu_vs_fp32_peak.
 // Model FLOPs per step (as ../shared/bench/BASELINE.md §7 counts them): 2 per multiply-add of the
 // forward, the input gradients through every linear layer (the lm_head's included), the LoRA
 // weight gradients (or, for full fine-tuning, every weight gradient), and causal attention
@@ -32,6 +33,7 @@
 namespace {
 
 using namespace tunekit;
+using bench::fp32_peak_gflops;
 using bench::now_seconds;
 
 struct Options {
@@ -160,6 +162,7 @@ int main(int argc, char** argv) {
     const double mean = std::accumulate(times.begin(), times.end(), 0.0) / double(times.size());
     const StepFlops flops = step_flops(c, o, tr.n_values());
     const double roofline = gemm_roofline(o.batch * o.seq);
+    const double peak = fp32_peak_gflops(o.threads);
     nlohmann::ordered_json line = {{"bench", "train"},
                                    {"impl", "tunekit"},
                                    {"mode", o.full ? "full" : "lora"},
@@ -184,6 +187,8 @@ int main(int argc, char** argv) {
                                    {"model_gflops", flops.model / mean / 1e9},
                                    {"gemm_roofline_gflops", roofline},
                                    {"mfu_vs_gemm", flops.model / mean / 1e9 / roofline},
+                                   {"fp32_peak_gflops", peak},
+                                   {"mfu_vs_fp32_peak", peak > 0 ? flops.model / mean / 1e9 / peak : 0.0},
                                    {"hfu_vs_gemm", (flops.model + (o.ckpt ? flops.recompute : 0)) / mean / 1e9 / roofline}};
     line.update(bench::machine_info());
     bench::print_json_line(line);

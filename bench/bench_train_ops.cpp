@@ -20,7 +20,6 @@
 //                   [--only linear,attention,cross_entropy,elementwise,step_bound] [--rank 8]
 #include <CLI/CLI.hpp>
 
-#include <immintrin.h>
 #include <time.h>
 
 #include <algorithm>
@@ -202,31 +201,6 @@ void bench_elementwise(const Options& o) {
                   }));
 }
 
-// GFLOP/s of one core's fused multiply-adds: 12 independent chains of 512-bit FMAs (enough to hide
-// their latency on two FMA pipes), none of them reaching memory.
-double fma_peak_gflops() {
-#ifdef __AVX512F__
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
-         a10 = a0, a11 = a0;
-  const __m512 m = _mm512_set1_ps(0.5f), c = _mm512_set1_ps(0.25f);
-  constexpr int64_t kIters = 20'000'000;
-  double best = 1e30;
-  for (int rep = 0; rep < 3; ++rep) {
-    const double t0 = now_seconds();
-    for (int64_t i = 0; i < kIters; ++i) {
-      for (__m512* v : {&a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7, &a8, &a9, &a10, &a11}) *v = _mm512_fmadd_ps(*v, m, c);
-      // The chains stay in registers and are not folded away.
-      __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7), "+v"(a8),
-                       "+v"(a9), "+v"(a10), "+v"(a11));
-    }
-    best = std::min(best, now_seconds() - t0);
-  }
-  return double(kIters) * 12 * 16 * 2 / best / 1e9;
-#else
-  return 0;  // not measured without AVX-512
-#endif
-}
-
 // The kernels of one part's step (layer_forward, layer_backward and the cross-entropy of
 // src/train), each timed alone on fresh inputs at its shape; see the header.
 void bench_step_bound(const Options& o) {
@@ -307,7 +281,7 @@ void bench_step_bound(const Options& o) {
   print_json_line({{"bench", "step_bound"}, {"T", T}, {"threads", num_threads()}, {"rank", r},
                    {"chunk_rows", o.chunk_rows}, {"layers", c.n_layer}, {"layer_ms", layer_s * 1e3},
                    {"cross_entropy_ms", loss_s * 1e3}, {"part_s", part_s},
-                   {"fma_peak_gflops_one_core", fma_peak_gflops()}});
+                   {"fp32_peak_gflops_one_core", bench::fp32_peak_gflops(1)}});
 }
 
 }  // namespace

@@ -89,5 +89,6 @@ for c in configs:
         "pytorch_peak_rss_mib": med([r["peak_rss_mib"] for r in theirs.values()]),
         "rss_ratio": med(rss),
         "tunekit_mfu_vs_gemm": med([r["mfu_vs_gemm"] for r in ours.values()]),
+        "tunekit_mfu_vs_fp32_peak": med([r["mfu_vs_fp32_peak"] for r in ours.values()]),
         "checks": checks, "pass": all(v is True for v in checks.values())}))
 EOF
