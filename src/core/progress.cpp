@@ -15,6 +15,8 @@ int64_t resident_memory_bytes() {
   return resident * int64_t(::sysconf(_SC_PAGESIZE));
 }
 
+bool stderr_is_terminal() { return ::isatty(2) == 1; }
+
 std::string format_duration(double seconds) {
   if (!(seconds >= 0) || seconds > 1e8) return "?";
   const int64_t s = int64_t(seconds + 0.5);
@@ -43,8 +45,11 @@ std::string ProgressBar::render(int64_t done, const std::string& fields) const {
   if (terminal_) {
     constexpr int kWidth = 24;
     const int filled = int(kWidth * done / total_);
-    line = "[" + std::string(size_t(filled), '=') + (filled < kWidth ? ">" : "") +
-           std::string(size_t(std::max(0, kWidth - filled - 1)), ' ') + "] ";
+    line.push_back('[');
+    line.append(size_t(filled), '=');
+    if (filled < kWidth) line += '>';
+    line.append(size_t(std::max(0, kWidth - filled - 1)), ' ');
+    line += "] ";
   }
   line += head;
   if (!fields.empty()) line += " | " + fields;

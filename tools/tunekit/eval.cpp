@@ -1,7 +1,6 @@
 // tunekit eval: mean cross-entropy and perplexity of a model (optionally with a PEFT LoRA adapter)
 // on data files, batched as training batches them. `tunekit eval retrieval` (eval_retrieval.cpp)
 // measures a knowledge base's retrieval instead; --model and --data are required only without it.
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -42,7 +41,7 @@ void add_eval(CLI::App& app) {
     std::optional<ProgressBar> bar;  // on stderr: a bar on a terminal, a line every 10 s elsewhere
     const auto start = std::chrono::steady_clock::now();
     c->on_progress = [&](int64_t done, int64_t total, double loss) {
-      if (!bar) bar.emplace(stderr, total, ::isatty(2) == 1);
+      if (!bar) bar.emplace(stderr, total, stderr_is_terminal());
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       char fields[96];
       std::snprintf(fields, sizeof fields, "loss %.4f | %.1f batches/s", loss, s > 0 ? double(done) / s : 0.0);

@@ -2,11 +2,11 @@
 // Builds or updates the knowledge base's vector index (KB/vectors.hnsw): embeds the chunks it lacks
 // with the sentence encoder, drops the ones no longer in the base, and records the encoder so that
 // `kb search` and `ask` use it by default. A base embedded with another encoder is re-embedded.
-#include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
+#include "tunekit/core/progress.h"
 #include "tunekit/rag/encoder.h"
 #include "tunekit/rag/vector_index.h"
 #include "verbs.h"
@@ -29,7 +29,7 @@ void run(const EmbedArgs& a) {
   rag::SyncOptions sync;
   sync.batch_size = a.batch_size;
   sync.progress = stderr;
-  sync.progress_terminal = ::isatty(2) == 1;
+  sync.progress_terminal = stderr_is_terminal();
   rag::SyncStats stats = rag::embed_knowledge_base(*kb, *encoder, a.encoder, sync);
   if (!stats.rebuilt_because.empty())
     std::fprintf(stderr, "tunekit: the old vector index was replaced: %s\n", stats.rebuilt_because.c_str());

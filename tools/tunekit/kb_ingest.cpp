@@ -6,7 +6,6 @@
 // read is listed with its reason and the others go on. Exit 0 when at least one file went in or all
 // were unchanged, 1 when every file failed. With --encoder, or when the base was embedded before
 // (`kb embed`), the vector index is brought up to date afterwards (also after an interrupted run).
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -59,7 +58,7 @@ void run(const IngestArgs& a) {
   }
 
   auto kb = rag::KnowledgeBase::open(a.kb, true);
-  ProgressBar bar(stderr, static_cast<int64_t>(n_files), ::isatty(2) == 1, 5.0);
+  ProgressBar bar(stderr, static_cast<int64_t>(n_files), stderr_is_terminal(), 5.0);
   int64_t pages = 0;
   const auto start = std::chrono::steady_clock::now();
   const rag::IngestReport report = rag::ingest(*kb, paths, options, [&](const rag::FileEvent& e) {

@@ -1,10 +1,9 @@
 #include "kb_open.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 
+#include "tunekit/core/progress.h"
 #include "tunekit/error.h"
 #include "tunekit/rag/encoder.h"
 
@@ -34,7 +33,7 @@ void sync_vectors_if_embedded(rag::KnowledgeBase& kb, const std::string& encoder
   auto encoder = rag::SentenceEncoder::load(*encoder_dir);
   rag::SyncOptions sync;
   sync.progress = stderr;
-  sync.progress_terminal = ::isatty(2) == 1;
+  sync.progress_terminal = stderr_is_terminal();
   rag::SyncStats stats = rag::embed_knowledge_base(kb, *encoder, *encoder_dir, sync);
   if (!stats.rebuilt_because.empty())
     std::fprintf(stderr, "tunekit: the old vector index was replaced: %s\n", stats.rebuilt_because.c_str());

@@ -150,8 +150,6 @@ void apply_settings(CLI::App* cmd, const TrainArgs& a) {
   check(unknown.empty(), unknown);
 }
 
-bool stderr_is_terminal() { return ::isatty(2) == 1; }
-
 // The first SIGINT or SIGTERM asks the run to stop after the current step (saved, resumable); the
 // handler then resets itself (SA_RESETHAND), so a second one ends the process at once.
 volatile std::sig_atomic_t g_stop_signal = 0;

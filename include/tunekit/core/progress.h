@@ -12,6 +12,8 @@ namespace tunekit {
 int64_t resident_memory_bytes();
 // "45s", "3m05s", "2h07m".
 std::string format_duration(double seconds);
+// Whether stderr is a terminal: a redrawn bar there, plain lines in logs and pipes.
+bool stderr_is_terminal();
 
 class ProgressBar {
  public:
