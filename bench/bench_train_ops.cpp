@@ -208,7 +208,7 @@ void bench_step_bound(const Options& o) {
   const int64_t T = o.T, D = c.d_model, F = c.d_ff, r = o.rank, dq = c.d_q(), dkv = c.d_kv();
   const float eps = float(c.rms_eps);
   double layer_s = 0;        // one layer, forward and backward
-  double qkv_input_s = 0;    // of which q, k and v's input gradients, which the lowest layer skips
+  double qkv_input_s = 0;    // of which q, k and v's input gradients (base and LoRA), which the lowest layer skips
   auto time_s = [&](const auto& fn) { return time_it(o.reps, fn).median_s; };
   auto add = [&](const auto& fn) { layer_s += time_s(fn); };
 
@@ -224,15 +224,18 @@ void bench_step_bound(const Options& o) {
     const auto x = random_values(T * m.K, 1.0f, 4), dy = random_values(T * m.N, 1.0f, 5);
     std::vector<float> y(size_t(T * m.N)), dx(size_t(T * m.K)), u(size_t(T * r)), du(size_t(T * r)),
         dA(size_t(r * m.K)), dB(size_t(m.N * r));
+    auto add_input_gradient = [&](const auto& fn) {
+      const double s = time_s(fn);
+      layer_s += s;
+      if (m.attention_input) qkv_input_s += s;
+    };
     add([&] { ops::linear(x.data(), T, W, nullptr, y.data()); });
     add([&] { ops::linear(x.data(), T, A, nullptr, u.data()); });
     add([&] { ops::linear(u.data(), T, B, nullptr, y.data(), true); });
-    const double input_s = time_s([&] { ops::linear_backward_input(dy.data(), T, W, dx.data(), false); });
-    layer_s += input_s;
-    if (m.attention_input) qkv_input_s += input_s;
+    add_input_gradient([&] { ops::linear_backward_input(dy.data(), T, W, dx.data(), false); });
     add([&] { ops::linear_backward_weight(dy.data(), u.data(), T, m.N, r, dB.data(), true); });
     add([&] { ops::linear_backward_input(dy.data(), T, B, du.data(), false); });
-    add([&] { ops::linear_backward_input(du.data(), T, A, dx.data(), true); });
+    add_input_gradient([&] { ops::linear_backward_input(du.data(), T, A, dx.data(), true); });
     add([&] { ops::linear_backward_weight(du.data(), x.data(), T, r, m.K, dA.data(), true); });
   }
 
