@@ -37,12 +37,18 @@ void multiply(const float* x, int64_t T, const Tensor& W, float* y, bool accumul
     linear_dequantized_panels(x, T, W, y, accumulate);
 }
 
-// One output on its own: the product, then the bias, then the low-rank term.
+// One output on its own: the product, then the bias, then the low-rank term; f32 W and B without a
+// bias in one product where linear_lora_fused takes them.
 void linear_one(const float* x, int64_t T, const LinearOutput& o) {
   const Tensor& W = *o.W;
-  const int64_t N = W.shape[0];
+  const int64_t N = W.shape[0], K = W.shape[1];
   if (T == 0 || N == 0) return;
-  if (W.shape[1] == 0) {
+  const bool low_rank = o.B && o.B->shape[1] > 0;
+  if (low_rank && K > 0 && !o.bias && W.dtype == DType::F32 && o.B->dtype == DType::F32 &&
+      linear_lora_fused(x, T, static_cast<const float*>(W.data), N, K, o.u, static_cast<const float*>(o.B->data),
+                        o.B->shape[1], o.y, o.accumulate))
+    return;
+  if (K == 0) {
     if (!o.accumulate) std::fill(o.y, o.y + T * N, 0.0f);
   } else {
     multiply(x, T, W, o.y, o.accumulate);
@@ -50,7 +56,7 @@ void linear_one(const float* x, int64_t T, const LinearOutput& o) {
   if (o.bias)
     for (int64_t t = 0; t < T; ++t)
       for (int64_t n = 0; n < N; ++n) o.y[t * N + n] += o.bias[n];
-  if (o.B && o.B->shape[1] > 0) multiply(o.u, T, *o.B, o.y, /*accumulate=*/true);
+  if (low_rank) multiply(o.u, T, *o.B, o.y, /*accumulate=*/true);
 }
 
 // Checks every output against x[T, K], K taken from the first weight. The messages are built only

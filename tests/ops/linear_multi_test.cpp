@@ -9,6 +9,7 @@
 #include <random>
 
 #include "ops/ops_test_util.h"
+#include "tunekit/core/parallel.h"
 #include "tunekit/error.h"
 #include "tunekit/ops/ops.h"
 #include "tunekit/ops/reference.h"
@@ -115,6 +116,34 @@ TEST(LinearMulti, MixedOutputsMatchTheReference) {
                       std::string(dtype_name(i == 1 ? b : a)) + " output " + std::to_string(i) + " T=" +
                           std::to_string(T));
     }
+}
+
+// f32 weights with a low-rank term and no bias, from kLoraFusedMinRows rows on: the term is added in
+// the product's own tiles (linear_lora_fused). Partial tiles of rows (T % 6) and of columns (N % 64),
+// K off the 16-float blocks, ranks 1 to 16, accumulate or not, on 1 and 2 threads (rows split or
+// column panels split), each against the double-precision reference.
+TEST(LinearMulti, LowRankTermInsideTheProductMatchesTheReference) {
+  struct Shape {
+    int64_t T, N, K, r;
+  };
+  int seed = 300;
+  const int before = num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (Shape s : {Shape{64, 64, 64, 8}, Shape{70, 200, 100, 3}, Shape{131, 40, 48, 16}, Shape{96, 576, 40, 1},
+                    Shape{256, 1100, 33, 8}})
+      for (bool accumulate : {false, true}) {
+        const auto x = exactly_quantizable_x(s.T, s.K, uint32_t(s.T + s.K));
+        Case c = make_case(DType::F32, x, s.T, s.N, s.K, false, accumulate, s.r, uint32_t(++seed * 10));
+        const ops::LinearOutput out = c.output();
+        ops::linear_multi(x.data(), s.T, {&out, 1});
+        expect_within(c.y, c.want, c.tol,
+                      "T=" + std::to_string(s.T) + " N=" + std::to_string(s.N) + " K=" + std::to_string(s.K) +
+                          " r=" + std::to_string(s.r) + (accumulate ? " accumulate" : "") + " threads " +
+                          std::to_string(threads));
+      }
+  }
+  set_num_threads(before);
 }
 
 TEST(LinearSwiglu, MatchesSiluOfGateTimesUp) {

@@ -184,8 +184,13 @@ TEST(Trainable, LoraOnQ8BaseKeepsItQuantized) {
   Trainable on_q8 = Trainable::lora(q8, g.lora(q8.config));
   EXPECT_EQ(on_q8.model().layers[0].w_up.dtype, DType::Q8_0);
   const std::vector<float> want = grads_of(on_f32, b, {}), got = grads_of(on_q8, b, {});
+  // Both sides compute the same function of the same values in f32, but with other kernels (the f32
+  // base's LoRA modules as one product with the low-rank term inside, the Q8 base's as dequantized
+  // panels and a second product), so each carries its own rounding: against PyTorch's float64
+  // gradients of this model (GoldenTrain) the lowest layer's q/k LoRA gradients are off by up to
+  // ~2e-5, and the two sides here differ by up to ~4.5e-5. A wrong dequantization is off by O(1).
   for (const Param& p : on_q8.params())
-    EXPECT_LE(test::rel_err(got.data() + p.offset, want.data() + p.offset, p.numel), 1e-5) << p.name;
+    EXPECT_LE(test::rel_err(got.data() + p.offset, want.data() + p.offset, p.numel), 1e-4) << p.name;
 }
 
 TEST(Trainable, BadInputIsAClearError) {
