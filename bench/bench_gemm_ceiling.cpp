@@ -14,7 +14,6 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,18 +28,6 @@
 namespace {
 
 using namespace tunekit;
-
-// Best seconds of reps runs of fn, after one untimed run.
-double best_seconds(int reps, const std::function<void()>& fn) {
-  fn();
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const double t0 = bench::now_seconds();
-    fn();
-    best = std::min(best, bench::now_seconds() - t0);
-  }
-  return best;
-}
 
 void print(const std::string& what, double flop, double seconds, double peak_gflops, nlohmann::ordered_json extra) {
   nlohmann::ordered_json line = {{"bench", "gemm_ceiling"}, {"what", what}};
@@ -93,22 +80,15 @@ void bench_microkernel(int reps, double peak_gflops) {
   const int64_t M = 512 / MR * MR, N = 1536 / NR * NR;
   const AlignedFloats A = aligned_floats(M * kc, 0.01f), B = aligned_floats(N * kc, 0.01f);
   std::vector<float> C(size_t(M * N));
-  const double s = best_seconds(reps, [&] {
+  const double s = bench::time_it(reps, [&] {
     for (int64_t n0 = 0; n0 < N; n0 += NR)
       for (int64_t m0 = 0; m0 < M; m0 += MR)
         microkernel<MR, NV>(kc, A.get() + m0 * kc, B.get() + n0 * kc, C.data() + m0 * N + n0, N);
-  });
+  }).best_s;
   print("microkernel " + std::to_string(MR) + "x" + std::to_string(NR), 2.0 * double(M * N * kc), s, peak_gflops,
         {{"M", M}, {"N", N}, {"K", kc}});
 }
 #endif
-
-Tensor random_tensor(std::vector<int64_t> shape) {
-  Tensor t = Tensor::zeros(DType::F32, std::move(shape));
-  float* p = t.as<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = 0.01f * float((i * 7919) % 201 - 100);
-  return t;
-}
 
 }  // namespace
 
@@ -135,14 +115,15 @@ int main(int argc, char** argv) {
   };
   for (Shape s : {Shape{"q/o", c.d_q(), c.d_model}, Shape{"k/v", c.d_kv(), c.d_model}, Shape{"gate/up", c.d_ff, c.d_model},
                   Shape{"down", c.d_model, c.d_ff}}) {
-    const Tensor W = random_tensor({s.N, s.K}), x = random_tensor({T, s.K}), dy = random_tensor({T, s.N});
+    const Tensor W = bench::random_f32({s.N, s.K}, 0.05f, 1), x = bench::random_f32({T, s.K}, 1.0f, 2),
+                 dy = bench::random_f32({T, s.N}, 1.0f, 3);
     std::vector<float> y(size_t(T * s.N)), dx(size_t(T * s.K));
     const double flop = 2.0 * double(T * s.N * s.K);
     const nlohmann::ordered_json shape = {{"T", T}, {"N", s.N}, {"K", s.K}};
     print(std::string("onednn forward ") + s.name, flop,
-          best_seconds(reps, [&] { ops::linear(x.as<float>(), T, W, nullptr, y.data()); }), peak, shape);
+          bench::time_it(reps, [&] { ops::linear(x.as<float>(), T, W, nullptr, y.data()); }).best_s, peak, shape);
     print(std::string("onednn input gradient ") + s.name, flop,
-          best_seconds(reps, [&] { ops::linear_backward_input(dy.as<float>(), T, W, dx.data(), false); }), peak,
+          bench::time_it(reps, [&] { ops::linear_backward_input(dy.as<float>(), T, W, dx.data(), false); }).best_s, peak,
           shape);
   }
   bench::print_json_line({{"bench", "gemm_ceiling"}, {"what", "fp32 peak after"}, {"gflops", bench::fp32_peak_gflops(1)}});

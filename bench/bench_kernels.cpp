@@ -27,37 +27,10 @@ using namespace tunekit;
 using bench::median;
 using bench::now_seconds;
 using bench::print_json_line;
+using bench::random_values;
+using bench::time_it;
+using bench::Timing;
 using nlohmann::json;
-
-struct Timing {
-  double best_s = 0, median_s = 0;
-};
-
-// Runs fn once untimed, then reps times.
-template <class Fn>
-Timing time_it(int reps, const Fn& fn) {
-  fn();
-  std::vector<double> s;
-  for (int i = 0; i < reps; ++i) {
-    double t0 = now_seconds();
-    fn();
-    s.push_back(now_seconds() - t0);
-  }
-  return {*std::min_element(s.begin(), s.end()), median(s)};
-}
-
-// Uniform values in [-scale, scale), filled in parallel (the values do not affect speed).
-std::vector<float> random_values(int64_t n, float scale, uint64_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  parallel_for(n, [&](int64_t begin, int64_t end) {
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + uint64_t(begin) + 1;
-    for (int64_t i = begin; i < end; ++i) {
-      s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-      v[size_t(i)] = scale * (float(s >> 40) / float(1 << 23) - 1.0f);
-    }
-  });
-  return v;
-}
 
 Tensor random_weights(DType dtype, int64_t N, int64_t K, uint64_t seed) {
   auto values = random_values(N * K, 0.07f, seed);

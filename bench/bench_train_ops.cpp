@@ -20,8 +20,6 @@
 //                   [--only linear,attention,cross_entropy,elementwise,step_bound] [--rank 8]
 #include <CLI/CLI.hpp>
 
-#include <time.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -35,9 +33,10 @@
 namespace {
 
 using namespace tunekit;
-using bench::median;
-using bench::now_seconds;
 using bench::print_json_line;
+using bench::random_values;
+using bench::time_it;
+using bench::Timing;
 
 struct Options {
   int threads = 2;
@@ -48,49 +47,6 @@ struct Options {
   std::vector<std::string> only;  // bench names to run; empty: all
   bool runs(const std::string& name) const { return only.empty() || std::count(only.begin(), only.end(), name); }
 };
-
-double process_cpu_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
-
-// Seconds per call, the median and best of reps timed calls after one untimed call: wall clock, and
-// the CPU time of the whole process (spinning pool threads included). With --threads 1 the CPU
-// figure is the kernel's speed on one core whatever else the machine runs.
-struct Timing {
-  double median_s = 0, best_s = 0, cpu_median_s = 0;
-};
-template <class Fn>
-Timing time_it(int reps, const Fn& fn) {
-  fn();
-  std::vector<double> wall, cpu;
-  for (int i = 0; i < std::max(reps, 1); ++i) {
-    const double t0 = now_seconds(), c0 = process_cpu_seconds();
-    fn();
-    wall.push_back(now_seconds() - t0);
-    cpu.push_back(process_cpu_seconds() - c0);
-  }
-  return {median(wall), *std::min_element(wall.begin(), wall.end()), median(cpu)};
-}
-
-// Uniform values in [-scale, scale) (the values do not affect speed).
-std::vector<float> random_values(int64_t n, float scale, uint64_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (float& x : v) {
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    x = scale * (float(s >> 40) / float(1 << 23) - 1.0f);
-  }
-  return v;
-}
-
-Tensor f32_tensor(std::vector<int64_t> shape, float scale, uint64_t seed) {
-  Tensor t = Tensor::zeros(DType::F32, std::move(shape));
-  const auto v = random_values(t.numel(), scale, seed);
-  std::copy(v.begin(), v.end(), t.as<float>());
-  return t;
-}
 
 void print(const Options& o, const std::string& bench, const std::string& what, double flops, const Timing& t,
            nlohmann::ordered_json extra = nlohmann::ordered_json::object()) {
@@ -111,7 +67,7 @@ void bench_linear(const Options& o) {
   };
   for (Shape s : {Shape{"q/o", 576, 576}, Shape{"gate/up", 1536, 576}, Shape{"down", 576, 1536},
                   Shape{"lora_a r16", 16, 576}, Shape{"lora_b r16", 576, 16}}) {
-    const Tensor W = f32_tensor({s.N, s.K}, 0.05f, 1);
+    const Tensor W = bench::random_f32({s.N, s.K}, 0.05f, 1);
     const auto x = random_values(o.T * s.K, 1.0f, 2), dy = random_values(o.T * s.N, 1.0f, 3);
     std::vector<float> y(size_t(o.T * s.N)), dx(size_t(o.T * s.K)), dW(size_t(s.N * s.K));
     const double flops = 2.0 * double(o.T * s.N * s.K);
@@ -155,7 +111,7 @@ void bench_attention(const Options& o) {
 
 void bench_cross_entropy(const Options& o) {
   const int64_t V = 49152, C = 576, T = o.T;
-  const Tensor W = f32_tensor({V, C}, 0.05f, 8);
+  const Tensor W = bench::random_f32({V, C}, 0.05f, 8);
   const auto h = random_values(T * C, 1.0f, 9);
   std::vector<int32_t> targets(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t) targets[size_t(t)] = int32_t((t * 7919) % V);
@@ -219,8 +175,8 @@ void bench_step_bound(const Options& o) {
   };
   for (Module m : {Module{dq, D, true}, Module{dkv, D, true}, Module{dkv, D, true}, Module{D, dq, false},
                    Module{F, D, false}, Module{F, D, false}, Module{D, F, false}}) {
-    const Tensor W = f32_tensor({m.N, m.K}, 0.05f, 1), A = f32_tensor({r, m.K}, 0.05f, 2),
-                 B = f32_tensor({m.N, r}, 0.05f, 3);
+    const Tensor W = bench::random_f32({m.N, m.K}, 0.05f, 1), A = bench::random_f32({r, m.K}, 0.05f, 2),
+                 B = bench::random_f32({m.N, r}, 0.05f, 3);
     const auto x = random_values(T * m.K, 1.0f, 4), dy = random_values(T * m.N, 1.0f, 5);
     std::vector<float> y(size_t(T * m.N)), dx(size_t(T * m.K)), u(size_t(T * r)), du(size_t(T * r)),
         dA(size_t(r * m.K)), dB(size_t(m.N * r));
@@ -273,7 +229,7 @@ void bench_step_bound(const Options& o) {
   for (int i = 0; i < 2; ++i) add([&] { std::copy(x.begin(), x.end(), dh.begin()); });
 
   // The tied head: loss and dh, chunked as in the step.
-  const Tensor E = f32_tensor({c.n_vocab, D}, 0.05f, 14);
+  const Tensor E = bench::random_f32({c.n_vocab, D}, 0.05f, 14);
   std::vector<int32_t> targets(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t) targets[size_t(t)] = int32_t((t * 7919) % c.n_vocab);
   const double loss_s = time_it(o.reps, [&] {

@@ -1,8 +1,9 @@
-// Helpers shared by the benchmarks in bench/: wall-clock time, medians, one JSON object per line,
-// the machine's measured read bandwidth (the yardstick for bandwidth-bound kernels) and FP32 peak
+// Helpers shared by the benchmarks in bench/: wall-clock time, medians, timed repetitions, random
+// inputs, one JSON object per line, the machine's measured read bandwidth (the yardstick for bandwidth-bound kernels) and FP32 peak
 // (the yardstick for model-FLOPs utilisation).
 #pragma once
 #include <immintrin.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tunekit/core/parallel.h"
+#include "tunekit/tensor.h"
 
 namespace tunekit::bench {
 
@@ -33,6 +35,53 @@ inline double median(std::vector<double> v) {
 }
 
 inline void print_json_line(const nlohmann::ordered_json& line) { std::cout << line.dump() << std::endl; }
+
+inline double process_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// Seconds per call, the median and best of reps timed calls (at least one) after one untimed call:
+// wall clock, and the CPU time of the whole process (spinning pool threads included). With one
+// thread the CPU figure is the kernel's speed on one core whatever else the machine runs.
+struct Timing {
+  double median_s = 0, best_s = 0, cpu_median_s = 0;
+};
+template <class Fn>
+Timing time_it(int reps, const Fn& fn) {
+  fn();
+  std::vector<double> wall, cpu;
+  for (int i = 0; i < std::max(reps, 1); ++i) {
+    const double t0 = now_seconds(), c0 = process_cpu_seconds();
+    fn();
+    wall.push_back(now_seconds() - t0);
+    cpu.push_back(process_cpu_seconds() - c0);
+  }
+  return {median(wall), *std::min_element(wall.begin(), wall.end()), median(cpu)};
+}
+
+// Uniform values in [-scale, scale) from a seeded xorshift, filled in parallel (the values do not
+// affect speed).
+inline std::vector<float> random_values(int64_t n, float scale, uint64_t seed) {
+  std::vector<float> v(static_cast<size_t>(n));
+  parallel_for(n, [&](int64_t begin, int64_t end) {
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + uint64_t(begin) + 1;
+    for (int64_t i = begin; i < end; ++i) {
+      s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+      v[size_t(i)] = scale * (float(s >> 40) / float(1 << 23) - 1.0f);
+    }
+  });
+  return v;
+}
+
+// An f32 tensor of random_values.
+inline Tensor random_f32(std::vector<int64_t> shape, float scale, uint64_t seed) {
+  Tensor t = Tensor::zeros(DType::F32, std::move(shape));
+  const std::vector<float> v = random_values(t.numel(), scale, seed);
+  std::copy(v.begin(), v.end(), t.as<float>());
+  return t;
+}
 
 // What a figure was measured on: the CPU model, the logical CPUs and the 1-minute load average
 // (the machines are shared; a load above ~1 means neighbours took part of the cores).
