@@ -45,9 +45,11 @@ void sgemm_xwt(const float* x, int64_t T, const float* W, int64_t N, int64_t K, 
                bool accumulate);
 
 // y[T, N] (+)= x[T, K] · W[N, K]ᵀ + u[T, r] · B[N, r]ᵀ in one pass over y (linear_lora_fused.cpp): the
-// low-rank term joins each tile of y in registers. AVX-512 builds, T >= kLoraFusedMinRows (up to 32
-// rows linear streams W instead), K <= kLoraFusedMaxK and r <= kLoraFusedMaxRank (a packed panel of
-// W and B stays in L2); returns false, having written nothing, elsewhere.
+// low-rank term joins each tile of y in registers. With r = 0 (u and B unused) it is the plain
+// product, which beats oneDNN's where W streams from memory (the vocabulary logits). AVX-512 builds,
+// T >= kLoraFusedMinRows (up to 32 rows linear streams W instead), K <= kLoraFusedMaxK and
+// r <= kLoraFusedMaxRank (a packed panel of W and B stays in L2); returns false, having written
+// nothing, elsewhere.
 constexpr int64_t kLoraFusedMinRows = 33, kLoraFusedMaxK = 4096, kLoraFusedMaxRank = 256;
 bool linear_lora_fused(const float* x, int64_t T, const float* W, int64_t N, int64_t K, const float* u,
                        const float* B, int64_t r, float* y, bool accumulate);

@@ -3,6 +3,9 @@
 // tile of y is then 24 registers that run K steps over x and W and r more over u and B before the
 // tile is stored once. A separate y += u·Bᵀ reads and writes all of y again (2 × 3 MB per gate or
 // up product of a 2 x 256 part): in a LoRA training step that pass cost more than its arithmetic.
+// While a panel's tiles run, they prefetch the next panel's rows of W, so that packing it does not
+// wait on memory: for the vocabulary logits (W 113 MB, read once per chunk of rows) that made the
+// product ~13% faster, and LoRA steps ~1.5% faster.
 // (The input gradient dy·W + du·A done the same way, W's rows packed as they are, was 1-3% slower
 // than oneDNN's dy·W followed by du·A at the step's shapes: not done.)
 #include <algorithm>
@@ -63,10 +66,17 @@ void pack_panel(const float* W, const float* B, int64_t N, int64_t K, int64_t r,
     for (int64_t c = 0; c < kPanel; ++c) packed[(K + j) * kPanel + c] = c < cols ? B[(n0 + c) * r + j] : 0.0f;
 }
 
+// Cache lines to fetch into L2 while a tile runs: `lines` lines from `first` on.
+struct Prefetch {
+  const char* first;
+  int64_t lines;
+};
+
 // y[rows, cols] (+)= x[rows, K] · packed[0, K) + u[rows, r] · packed[K, K + r), rows <= 6 (the last
-// row is read again for the missing ones and not stored), cols <= 64 (masked stores).
+// row is read again for the missing ones and not stored), cols <= 64 (masked stores); `ahead` is
+// prefetched evenly over the K steps.
 void tile(const float* x, int64_t K, const float* u, int64_t r, const float* packed, int64_t rows, int64_t cols,
-          float* y, int64_t ldy, bool accumulate) {
+          float* y, int64_t ldy, bool accumulate, Prefetch ahead) {
   __m512 acc[kRows][kVectors];
   for (auto& row : acc)
     for (__m512& v : row) v = _mm512_setzero_ps();
@@ -76,8 +86,10 @@ void tile(const float* x, int64_t K, const float* u, int64_t r, const float* pac
     xr[i] = x + std::min(i, rows - 1) * K;
     ur[i] = u + std::min(i, rows - 1) * r;
   }
+  int64_t due = 0;  // ahead.lines per step, in units of 1/K line
   auto steps = [&](const float* const* a, int64_t n, const float* b) {
     for (int64_t k = 0; k < n; ++k) {
+      for (due += ahead.lines; due >= K; due -= K, ahead.first += 64) _mm_prefetch(ahead.first, _MM_HINT_T1);
       __m512 w[kVectors];
       for (int64_t v = 0; v < kVectors; ++v) w[v] = _mm512_load_ps(b + k * kPanel + 16 * v);
 #pragma GCC unroll 6
@@ -88,6 +100,7 @@ void tile(const float* x, int64_t K, const float* u, int64_t r, const float* pac
     }
   };
   steps(xr, K, packed);
+  ahead.lines = 0;
   steps(ur, r, packed + K * kPanel);
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t v = 0; v < kVectors; ++v) {
@@ -104,7 +117,7 @@ void tile(const float* x, int64_t K, const float* u, int64_t r, const float* pac
 
 bool linear_lora_fused(const float* x, int64_t T, const float* W, int64_t N, int64_t K, const float* u,
                        const float* B, int64_t r, float* y, bool accumulate) {
-  if (T < kLoraFusedMinRows || N <= 0 || K <= 0 || K > kLoraFusedMaxK || r <= 0 || r > kLoraFusedMaxRank)
+  if (T < kLoraFusedMinRows || N <= 0 || K <= 0 || K > kLoraFusedMaxK || r < 0 || r > kLoraFusedMaxRank)
     return false;
   const int64_t panels = (N + kPanel - 1) / kPanel, threads = threads_here();
   // Each task packs the panels it needs: split the panels when they go round evenly (or nearly: 8 or
@@ -127,9 +140,15 @@ bool linear_lora_fused(const float* x, int64_t T, const float* W, int64_t N, int
           for (int64_t p = p0; p < p1; ++p) {
             const int64_t n0 = p * kPanel;
             pack_panel(W, B, N, K, r, n0, packed);
-            for (int64_t t = t0; t < t1; t += kRows)
+            // The next panel's rows of W (whichever thread packs it), a share per tile.
+            const int64_t next_rows = p + 1 < panels ? std::min(kPanel, N - n0 - kPanel) : 0;
+            const int64_t lines = next_rows * K * int64_t(sizeof(float)) / 64;
+            const int64_t tiles = (t1 - t0 + kRows - 1) / kRows, share = (lines + tiles - 1) / tiles;
+            const char* next = reinterpret_cast<const char*>(W + (n0 + kPanel) * K);
+            for (int64_t t = t0, i = 0; t < t1; t += kRows, ++i)
               tile(x + t * K, K, u + t * r, r, packed, std::min(kRows, t1 - t), std::min(kPanel, N - n0),
-                   y + t * N + n0, N, accumulate);
+                   y + t * N + n0, N, accumulate,
+                   {next + i * share * 64, std::clamp<int64_t>(lines - i * share, 0, share)});
           }
         }
       },

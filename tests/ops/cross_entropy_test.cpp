@@ -92,6 +92,10 @@ TEST(CrossEntropy, MatchesLogSoftmaxAndFiniteDifferences) {
   check_cross_entropy(11, 101, 24, 256, DType::F32, false);  // one chunk, frozen W
   check_cross_entropy(40, 37, 40, 7, DType::F32, true);     // more rows than the vocabulary
   check_cross_entropy(5, 3000, 16, 2, DType::F32, true);    // a vocabulary that dwarfs the rows
+  // Chunks of 40 active rows (of 46): from 33 rows on the logits come from tunekit's packed product,
+  // here over 3 panels of 64 columns (the last partial), K off the 16-float blocks; the last 6 rows
+  // from oneDNN's.
+  check_cross_entropy(80, 130, 40, 40, DType::F32, true);
 }
 
 TEST(CrossEntropy, StorageDtypes) {

@@ -84,6 +84,47 @@ TEST(Linear, F32GemmSizes) {
   set_num_threads(0);
 }
 
+// tunekit's packed product without a low-rank term (r = 0: the cross-entropy's vocabulary logits),
+// from kLoraFusedMinRows rows on: several column panels (each tile prefetching the next panel's rows
+// of W) with a partial last one, partial row tiles, K off the 16-float blocks, written into and added
+// to, on 1 and 2 threads; against the double-precision reference. Below that many rows it declines
+// and writes nothing.
+TEST(Linear, PackedProductWithoutLowRankTerm) {
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (int64_t T : {ops::kLoraFusedMinRows, int64_t(70), int64_t(128)})
+      for (int64_t N : {64, 200, 1000})
+        for (int64_t K : {40, 64, 576})
+          for (bool accumulate : {false, true}) {
+            SCOPED_TRACE("T=" + std::to_string(T) + " N=" + std::to_string(N) + " K=" + std::to_string(K) +
+                         (accumulate ? " accumulate" : "") + " threads " + std::to_string(threads));
+            const Tensor W = weights(DType::F32, N, K, uint32_t(T + N + K));
+            const auto x = test::random_normal(size_t(T * K), uint32_t(K + 3));
+            const auto y0 = test::random_normal(size_t(T * N), 7);
+            std::vector<float> y = y0;
+            ASSERT_TRUE(ops::linear_lora_fused(x.data(), T, W.as<float>(), N, K, nullptr, nullptr, 0, y.data(),
+                                               accumulate));
+            for (int64_t t = 0; t < T; ++t)
+              for (int64_t n = 0; n < N; ++n) {
+                double want = accumulate ? y0[size_t(t * N + n)] : 0.0, magnitude = 0;
+                for (int64_t k = 0; k < K; ++k) {
+                  const double term = double(x[size_t(t * K + k)]) * W.as<float>()[n * K + k];
+                  want += term;
+                  magnitude += std::fabs(term);
+                }
+                ASSERT_NEAR(y[size_t(t * N + n)], want, 1e-6 * magnitude + 3e-7 * std::fabs(want))
+                    << "row " << t << " col " << n;
+              }
+          }
+  }
+  set_num_threads(0);
+  const Tensor W = weights(DType::F32, 64, 64, 1);
+  const auto x = test::random_normal(size_t(32 * 64), 2);
+  std::vector<float> y(32 * 64, 5.0f);
+  EXPECT_FALSE(ops::linear_lora_fused(x.data(), 32, W.as<float>(), 64, 64, nullptr, nullptr, 0, y.data(), false));
+  EXPECT_EQ(y, std::vector<float>(32 * 64, 5.0f));
+}
+
 // In AddressSanitizer builds every oneDNN call first checks that its operands lie in addressable
 // memory (oneDNN itself is not instrumented): a C one float too short for its rows is caught.
 TEST(Linear, AsanBuildsCatchAnOneDnnOperandPastItsBuffer) {
