@@ -13,6 +13,7 @@
 #pragma GCC diagnostic pop
 #endif
 
+#include <cmath>
 #include <cstdint>
 
 namespace tunekit::ops {
@@ -51,6 +52,24 @@ inline float max_of(const float* x, int64_t n) {
 #endif
   for (; i < n; ++i) max = x[i] > max ? x[i] : max;
   return max;
+}
+
+// In place on x[0, n): x[i] = exp(x[i] - shift). Returns the sum of the new x.
+inline float exp_shifted_sum(float* x, int64_t n, float shift) {
+  int64_t i = 0;
+  float sum = 0.0f;
+#ifdef __AVX512F__
+  const __m512 vshift = _mm512_set1_ps(shift);
+  __m512 acc = _mm512_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vshift));
+    _mm512_storeu_ps(x + i, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  sum = _mm512_reduce_add_ps(acc);
+#endif
+  for (; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
+  return sum;
 }
 
 }  // namespace tunekit::ops

@@ -28,11 +28,10 @@ constexpr int64_t kMaxPartGradientBytes = int64_t(256) << 20;
 // The fewest tokens per part: below it a micro-batch runs whole (tiny products gain nothing from
 // one thread each, and at 32 rows or fewer ops::linear streams a quantized W with 8-bit inputs).
 constexpr int64_t kMinPartTokens = 128;
-// Rows of logits cross_entropy_loss computes at once, shared among the parts (each thread holds a
-// buffer of its share: [256 / parts, n_vocab], 48 MiB in all for SmolLM2's vocabulary). 512 rows
-// ran a 1 x 1024 checkpointed step 0.3-3% faster for 50 MiB more peak RSS, which the checkpointed
-// configurations' memory target (half of PyTorch's) cannot spare; at 4 x 256 in 2 parts 128 rows
-// each ran as fast as 256.
+// Rows cross_entropy_loss takes at once, in each part. With a frozen output matrix (LoRA) a chunk
+// holds [256, 1024] logits at a time, and 256 rows ran SmolLM2's head ~5% faster than 128 (each
+// chunk streams the whole head). When the head trains, each part holds [256, n_vocab] logits
+// (48 MiB for SmolLM2's vocabulary), beside that training's optimizer state of 16 bytes a weight.
 constexpr int64_t kLossChunkRows = 256;
 
 void check_batch(const Batch& b, int64_t n_vocab) {
@@ -176,7 +175,7 @@ LossSum Trainable::State::step(const Batch& batch, float grad_scale, const StepO
       Shard& shard = parts[size_t(i)];
       if (grad_scale != 0.0f) std::fill(shard.own_grads.begin(), shard.own_grads.end(), 0.0f);
       part_sums[size_t(i)] = run(shard, batches[size_t(i)], grad_scale, options, i * rows * batch.seq_len,
-                                 kLossChunkRows / n_parts);
+                                 kLossChunkRows);
     }
   });
 

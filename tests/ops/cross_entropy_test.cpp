@@ -1,6 +1,6 @@
 // cross_entropy_loss against a direct log-softmax in double: the loss, and central differences of it
 // for dh and dW, with chunks that do not divide the rows, masked rows (target -1, weight 0), a frozen
-// output matrix (dW null) and storage dtypes.
+// output matrix (dW null: the online way, over blocks of the vocabulary) and storage dtypes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -96,6 +96,9 @@ TEST(CrossEntropy, MatchesLogSoftmaxAndFiniteDifferences) {
   // here over 3 panels of 64 columns (the last partial), K off the 16-float blocks; the last 6 rows
   // from oneDNN's.
   check_cross_entropy(80, 130, 40, 40, DType::F32, true);
+  // Frozen W (the online way): 3 blocks of the vocabulary (1024, 1024, 52) each rescaling the running
+  // sums, chunks of 40 rows through tunekit's packed product and one of 6 through oneDNN's.
+  check_cross_entropy(80, 2100, 40, 40, DType::F32, false);
 }
 
 TEST(CrossEntropy, StorageDtypes) {

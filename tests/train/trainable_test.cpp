@@ -55,7 +55,9 @@ TEST_P(TrainableModels, ZeroBLoraIsExactlyTheBase) {
   for (int j : {0, 1}) {
     const Batch b = g.batch(j);
     EXPECT_EQ(with_lora.evaluate(b).loss, plain.evaluate(b).loss);
-    EXPECT_EQ(with_lora.forward_backward(b, 1.0f, {}).loss, plain.forward_backward(b, 1.0f, {}).loss);
+    // The LoRA step's loss too (not against full fine-tuning's step: there the output matrix trains,
+    // and cross_entropy_loss then sums the same loss in another order, not bit for bit).
+    EXPECT_EQ(with_lora.forward_backward(b, 1.0f, {}).loss, plain.evaluate(b).loss);
   }
 }
 

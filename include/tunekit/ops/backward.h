@@ -59,10 +59,10 @@ void embedding_backward(const float* dx, const int32_t* tokens, int64_t T, int64
 // ---- cross-entropy over the vocabulary, chunked -------------------------------------------------
 // For the final hidden states h[T, C] (after the last norm) and the output matrix W[n_vocab, C]:
 // loss = Σ_t weights[t] · (logsumexp(logits_t) - logits_t[targets[t]]), logits_t = W · h_t,
-// computed over chunks of rows so that at most [chunk_rows, n_vocab] logits exist at a time.
-// Each chunk's two products stream all of W once more, so larger chunks are faster (for SmolLM2's
-// 49152 x 576 head, a step's logits GEMM took 300 ms of CPU at 256 rows, 259 at 512, 233 at 1024):
-// the default of 512 keeps the buffer at 96 MiB for that vocabulary.
+// computed over chunks of chunk_rows rows; each chunk streams all of W, so larger chunks are faster.
+// Without dW (a frozen output matrix, or the loss alone) the logits of a chunk are taken a block of
+// the vocabulary at a time and never all held (chunk_rows · 1024 floats per thread); with dW at most
+// [chunk_rows, n_vocab] logits exist at a time (96 MiB at the default for SmolLM2's vocabulary).
 // Rows with targets[t] < 0 or weights[t] == 0 contribute nothing. With grad_scale != 0 it also
 // writes dh[T, C] = grad_scale · ∂loss/∂h and adds grad_scale · ∂loss/∂W into dW (dW may be null:
 // frozen output matrix). weights may be null (every row weighs 1). Returns the weighted loss sum
