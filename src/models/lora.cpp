@@ -102,7 +102,7 @@ ops::LinearOutput output_of(const float* x, int64_t T, const Projection& p, floa
   const int64_t r = A.dim(0);
   if (A.dim(1) != W.dim(1) || B.dim(0) != W.dim(0) || B.dim(1) != r)
     fail("LoRA A ", A.shape_str(), " and B ", B.shape_str(), " do not fit a weight of shape ", W.shape_str());
-  ops::linear(x, T, A, nullptr, u);  // u [T, r] = x · Aᵀ
+  ops::lora_project(x, T, A, u);  // u [T, r] = x · Aᵀ
   for (int64_t i = 0; i < T * r; ++i) u[i] *= scale;
   out.u = u;
   out.B = &B;

@@ -58,7 +58,7 @@ void lora_input(const TrainLinear& m, const StepContext& ctx, int layer, LinearM
     xd = s.xd.data();
   }
   grow(u, T * r);
-  ops::linear(xd, T, m.lora->A, nullptr, u.data());  // u [T, r] = xd·Aᵀ, then · scale (as project() does)
+  ops::lora_project(xd, T, m.lora->A, u.data());  // u [T, r] = xd·Aᵀ, then · scale (as project() does)
   for (int64_t i = 0; i < T * r; ++i) u[size_t(i)] *= ctx.lora_scale;
 }
 
@@ -79,11 +79,8 @@ void linear_backward_data(const TrainLinear& m, const StepContext& ctx, int laye
   if (dx) ops::linear_backward_input(dy, T, *m.W, dx, accumulate);  // dx [T, K] (+)= dy·W
   if (m.dbias) ops::bias_backward(dy, T, N, m.dbias);                 // dbias [N] += Σ_t dy
   if (!m.lora) return;
-  const int64_t r = m.lora->A.dim(0);
-  ops::linear_backward_weight(dy, u.data(), T, N, r, m.dB, true);  // dB [N, r] += dyᵀ·u
-  float* du = s.du.data();                                         // du [T, r] = scale · dy·B
-  ops::linear_backward_input(dy, T, m.lora->B, du, false);
-  for (int64_t i = 0; i < T * r; ++i) du[i] *= ctx.lora_scale;
+  float* du = s.du.data();  // du [T, r] = scale · dy·B; dB [N, r] += dyᵀ·u
+  ops::lora_b_backward(dy, T, m.lora->B, u.data(), ctx.lora_scale, du, m.dB);
   if (!dx) return;
   if (ctx.dropout == 0) {
     ops::linear_backward_input(du, T, m.lora->A, dx, true);  // dx += du·A

@@ -52,6 +52,12 @@ void attention_train_backward(const float* dout, const float* q, const float* k,
 void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, int64_t n,
                      float* out = nullptr);
 
+// ---- a LoRA's B side ------------------------------------------------------------------------------
+// du[T, r] = scale · dy[T, N] · B[N, r] and dB[N, r] += dyᵀ · u[T, r] (B f32). For r 4, 8 or 16 and
+// N a multiple of 16 (AVX-512 builds) in one pass over dy (lora_products.cpp), with the same results
+// whatever the thread count; else as two products.
+void lora_b_backward(const float* dy, int64_t T, const Tensor& B, const float* u, float scale, float* du, float* dB);
+
 // ---- embedding ----------------------------------------------------------------------------------
 // dtable[n_vocab, C] += dx[T, C] scattered to rows tokens[t].
 void embedding_backward(const float* dx, const int32_t* tokens, int64_t T, int64_t C, float* dtable);

@@ -16,6 +16,10 @@ namespace tunekit::ops {
 // Throws Error naming the shapes when they do not fit.
 void linear(const float* x, int64_t T, const Tensor& W, const float* bias, float* y, bool accumulate = false);
 
+// u[T, r] = x[T, K] · A[r, K]ᵀ for a LoRA's A (f32): for r 4, 8 or 16 and K a multiple of 16
+// (AVX-512 builds) by a rank kernel that reads each row of x once (lora_products.cpp), else linear().
+void lora_project(const float* x, int64_t T, const Tensor& A, float* u);
+
 // One output of linear_multi / linear_swiglu: y[T, N] (+)= x · Wᵀ + bias + u · Bᵀ, where the
 // optional low-rank term is a LoRA's second factor (u = scale · x·Aᵀ, computed beforehand).
 struct LinearOutput {
