@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "ops/ops_test_util.h"
 #include "tunekit/core/parallel.h"
@@ -21,6 +22,26 @@ Tensor f32_tensor(const std::vector<float>& values, int64_t rows, int64_t cols) 
   std::memcpy(t.data, values.data(), values.size() * sizeof(float));
   return t;
 }
+
+// got[i·cols + j] against scale · (start(i, j) + Σ_k term(i, j, k)) in double, within f32 rounding of
+// the terms (1e-6 of the sum of their magnitudes, plus 1e-7).
+template <class Start, class Term>
+void expect_sums(const std::vector<float>& got, int64_t rows, int64_t cols, int64_t inner, double scale, Start start,
+                 Term term, const std::string& name) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      double want = start(i, j), magnitude = std::fabs(want);
+      for (int64_t k = 0; k < inner; ++k) {
+        const double t = term(i, j, k);
+        want += t;
+        magnitude += std::fabs(t);
+      }
+      ASSERT_NEAR(got[size_t(i * cols + j)], scale * want, scale * (1e-6 * magnitude + 1e-7))
+          << name << "[" << i << ", " << j << "]";
+    }
+}
+
+double zero(int64_t, int64_t) { return 0.0; }
 
 }  // namespace
 
@@ -43,16 +64,9 @@ TEST(LoraProducts, ProjectMatchesTheReference) {
         if (r != 3 && K % 16 == 0) {
           EXPECT_EQ(by_threads[0], by_threads[1]) << "rank kernel: 1 and 2 threads differ";
         }
-        for (int64_t t = 0; t < T; ++t)
-          for (int64_t j = 0; j < r; ++j) {
-            double want = 0, magnitude = 0;
-            for (int64_t k = 0; k < K; ++k) {
-              const double term = double(x[size_t(t * K + k)]) * a[size_t(j * K + k)];
-              want += term;
-              magnitude += std::fabs(term);
-            }
-            ASSERT_NEAR(by_threads[0][size_t(t * r + j)], want, 1e-6 * magnitude + 1e-7) << "u[" << t << ", " << j << "]";
-          }
+        expect_sums(by_threads[0], T, r, K, 1.0, zero,
+                    [&](int64_t t, int64_t j, int64_t k) { return double(x[size_t(t * K + k)]) * a[size_t(j * K + k)]; },
+                    "u");
       }
 }
 
@@ -79,27 +93,12 @@ TEST(LoraProducts, BBackwardMatchesTheReference) {
           EXPECT_EQ(du[0], du[1]) << "rank kernel, du: 1 and 2 threads differ";
           EXPECT_EQ(dB[0], dB[1]) << "rank kernel, dB: 1 and 2 threads differ";
         }
-        for (int64_t t = 0; t < T; ++t)
-          for (int64_t j = 0; j < r; ++j) {
-            double want = 0, magnitude = 0;
-            for (int64_t n = 0; n < N; ++n) {
-              const double term = double(dy[size_t(t * N + n)]) * b[size_t(n * r + j)];
-              want += term;
-              magnitude += std::fabs(term);
-            }
-            ASSERT_NEAR(du[0][size_t(t * r + j)], scale * want, scale * (1e-6 * magnitude + 1e-7))
-                << "du[" << t << ", " << j << "]";
-          }
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t j = 0; j < r; ++j) {
-            double want = dB0[size_t(n * r + j)], magnitude = std::fabs(want);
-            for (int64_t t = 0; t < T; ++t) {
-              const double term = double(dy[size_t(t * N + n)]) * u[size_t(t * r + j)];
-              want += term;
-              magnitude += std::fabs(term);
-            }
-            ASSERT_NEAR(dB[0][size_t(n * r + j)], want, 1e-6 * magnitude + 1e-7) << "dB[" << n << ", " << j << "]";
-          }
+        expect_sums(du[0], T, r, N, scale, zero,
+                    [&](int64_t t, int64_t j, int64_t n) { return double(dy[size_t(t * N + n)]) * b[size_t(n * r + j)]; },
+                    "du");
+        expect_sums(
+            dB[0], N, r, T, 1.0, [&](int64_t n, int64_t j) { return double(dB0[size_t(n * r + j)]); },
+            [&](int64_t n, int64_t j, int64_t t) { return double(dy[size_t(t * N + n)]) * u[size_t(t * r + j)]; }, "dB");
       }
 }
 
