@@ -47,16 +47,19 @@ double softmax_row(float* logits, int64_t V, int32_t target, float grad) {
   return loss;
 }
 
+// S[R, N] = h[R, C] · w[N, C]ᵀ for f32 rows of W: tunekit's packed product first, which prefetches
+// W as it streams from memory (128 rows of SmolLM2's head: ~128 against oneDNN's ~140 ms per 512
+// rows on one core), else oneDNN's.
+void f32_logits(const float* h, int64_t R, const float* w, int64_t N, int64_t C, float* S) {
+  if (!linear_lora_fused(h, R, w, N, C, nullptr, nullptr, 0, S, false)) sgemm_xwt(h, R, w, N, C, S, N, false);
+}
+
 // logits[R, V] = h[R, C] · W[V, C]ᵀ in f32 (not ops::linear, whose streaming kernels for few rows
-// of an 8-bit W round h to 8 bits as well). For f32 W, tunekit's packed product first: it prefetches
-// W, which streams from memory once per chunk (128 rows of SmolLM2's: ~128 against oneDNN's
-// ~140 ms per 512 rows on one core).
+// of an 8-bit W round h to 8 bits as well).
 void logits_gemm(const float* h, int64_t R, const Tensor& W, float* logits) {
-  if (W.dtype == DType::F32) {
-    const float* w = static_cast<const float*>(W.data);
-    if (!linear_lora_fused(h, R, w, W.dim(0), W.dim(1), nullptr, nullptr, 0, logits, false))
-      sgemm_xwt(h, R, w, W.dim(0), W.dim(1), logits, W.dim(0), false);
-  } else
+  if (W.dtype == DType::F32)
+    f32_logits(h, R, static_cast<const float*>(W.data), W.dim(0), W.dim(1), logits);
+  else
     linear_dequantized_panels(h, R, W, logits, false);
 }
 
@@ -88,8 +91,7 @@ void online_chunk(const float* h_rows, int64_t R, const Tensor& W, const int32_t
   for (int64_t v0 = 0; v0 < V; v0 += kVocabBlock) {
     const int64_t nb = std::min(kVocabBlock, V - v0);
     const float* w = f32_rows(W, v0, nb, w_buf);  // [nb, C]
-    if (!linear_lora_fused(h_rows, R, w, nb, C, nullptr, nullptr, 0, S, false))
-      sgemm_xwt(h_rows, R, w, nb, C, S, nb, false);  // S [R, nb]
+    f32_logits(h_rows, R, w, nb, C, S);           // S [R, nb]
     for (int64_t r = 0; r < R; ++r) {
       float* s = S + r * nb;
       const int64_t target = row_targets[r] - v0;

@@ -147,8 +147,6 @@ void dy_rank(const float* dy, int64_t T, int64_t N, const float* B, const float*
   }
 }
 
-}  // namespace
-
 // The rank kernels where they apply: false, having written nothing, elsewhere.
 bool project_kernel(const float* x, int64_t T, int64_t K, const float* A, int64_t r, float* u) {
   if (T <= 0 || K <= 0 || K % 16 != 0) return false;
@@ -170,11 +168,15 @@ bool b_backward_kernel(const float* dy, int64_t T, int64_t N, const float* B, in
     default: return false;
   }
 }
+
+}  // namespace
 #else
+namespace {
 bool project_kernel(const float*, int64_t, int64_t, const float*, int64_t, float*) { return false; }
 bool b_backward_kernel(const float*, int64_t, int64_t, const float*, int64_t, const float*, float, float*, float*) {
   return false;
 }
+}  // namespace
 #endif
 
 void lora_project(const float* x, int64_t T, const Tensor& A, float* u) {

@@ -52,10 +52,8 @@ struct Trainable::State {
   Shard& part(size_t i);
   // Forward and loss (grad_scale 0), or forward and backward, of one micro-batch, whole or in parts.
   LossSum step(const Batch& batch, float grad_scale, const StepOptions& options);
-  // The same for batch (first_token: the index of its first token in the micro-batch) on one shard,
-  // its loss computed loss_chunk_rows rows at a time.
-  LossSum run(Shard& shard, const Batch& batch, float grad_scale, const StepOptions& options, int64_t first_token,
-              int64_t loss_chunk_rows);
+  // The same for batch (first_token: the index of its first token in the micro-batch) on one shard.
+  LossSum run(Shard& shard, const Batch& batch, float grad_scale, const StepOptions& options, int64_t first_token);
   // Grows the arena for T tokens: every layer's activations (keep_all), or one layer's.
   void reserve(Arena& arena, int64_t T, bool keep_all, bool dropout);
   // Embedding, the layers and the final norm: arena.xs gets every layer's input, arena.h the normed

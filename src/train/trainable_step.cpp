@@ -28,7 +28,7 @@ constexpr int64_t kMaxPartGradientBytes = int64_t(256) << 20;
 // The fewest tokens per part: below it a micro-batch runs whole (tiny products gain nothing from
 // one thread each, and at 32 rows or fewer ops::linear streams a quantized W with 8-bit inputs).
 constexpr int64_t kMinPartTokens = 128;
-// Rows cross_entropy_loss takes at once, in each part. With a frozen output matrix (LoRA) a chunk
+// Rows cross_entropy_loss takes at once, in each part and in a whole micro-batch. With a frozen output matrix (LoRA) a chunk
 // holds [256, 1024] logits at a time, and 256 rows ran SmolLM2's head ~5% faster than 128 (each
 // chunk streams the whole head). When the head trains, each part holds [256, n_vocab] logits
 // (48 MiB for SmolLM2's vocabulary), beside that training's optimizer state of 16 bytes a weight.
@@ -118,7 +118,7 @@ void Trainable::State::forward(Shard& shard, const train::StepContext& ctx, cons
 }
 
 LossSum Trainable::State::run(Shard& shard, const Batch& batch, float grad_scale, const StepOptions& options,
-                              int64_t first_token, int64_t loss_chunk_rows) {
+                              int64_t first_token) {
   const ModelConfig& c = model.config;
   const bool grad = grad_scale != 0.0f;
   const double dropout = grad && adapter ? adapter->dropout : 0.0;
@@ -133,7 +133,7 @@ LossSum Trainable::State::run(Shard& shard, const Batch& batch, float grad_scale
   LossSum sums;  // loss; dh [T, d_model] = grad_scale · ∂loss/∂h; d_lm_head += grad_scale · ∂loss/∂W
   sums.loss = ops::cross_entropy_loss(a.h.data(), model.lm_head, batch.targets.data(), batch.weights.data(), T,
                                       grad_scale, grad ? a.dh.data() : nullptr, grad ? shard.d_lm_head : nullptr,
-                                      loss_chunk_rows);
+                                      kLossChunkRows);
   sums.weight = batch.weight_sum();
   sums.tokens = T;
   if (!grad) return sums;
@@ -163,7 +163,7 @@ LossSum Trainable::State::run(Shard& shard, const Batch& batch, float grad_scale
 LossSum Trainable::State::step(const Batch& batch, float grad_scale, const StepOptions& options) {
   check_batch(batch, model.tok_embeddings.dim(0));
   const int64_t n_parts = part_count(batch);
-  if (n_parts == 1) return run(whole, batch, grad_scale, options, 0, kLossChunkRows);
+  if (n_parts == 1) return run(whole, batch, grad_scale, options, 0);
 
   const int64_t rows = batch.n_row / n_parts;
   std::vector<Batch> batches;
@@ -174,8 +174,7 @@ LossSum Trainable::State::step(const Batch& batch, float grad_scale, const StepO
     for (int64_t i = begin; i < end; ++i) {
       Shard& shard = parts[size_t(i)];
       if (grad_scale != 0.0f) std::fill(shard.own_grads.begin(), shard.own_grads.end(), 0.0f);
-      part_sums[size_t(i)] = run(shard, batches[size_t(i)], grad_scale, options, i * rows * batch.seq_len,
-                                 kLossChunkRows);
+      part_sums[size_t(i)] = run(shard, batches[size_t(i)], grad_scale, options, i * rows * batch.seq_len);
     }
   });
 
