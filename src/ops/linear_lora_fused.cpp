@@ -86,18 +86,29 @@ void tile(const float* x, int64_t K, const float* u, int64_t r, const float* pac
     xr[i] = x + std::min(i, rows - 1) * K;
     ur[i] = u + std::min(i, rows - 1) * r;
   }
-  int64_t due = 0;  // ahead.lines per step, in units of 1/K line
-  auto steps = [&](const float* const* a, int64_t n, const float* b) {
-    for (int64_t k = 0; k < n; ++k) {
-      for (due += ahead.lines; due >= K; due -= K, ahead.first += 64) _mm_prefetch(ahead.first, _MM_HINT_T1);
-      __m512 w[kVectors];
-      for (int64_t v = 0; v < kVectors; ++v) w[v] = _mm512_load_ps(b + k * kPanel + 16 * v);
+  auto step = [&](const float* const* a, int64_t k, const float* b) {
+    __m512 w[kVectors];
+    for (int64_t v = 0; v < kVectors; ++v) w[v] = _mm512_load_ps(b + k * kPanel + 16 * v);
 #pragma GCC unroll 6
-      for (int64_t i = 0; i < kRows; ++i) {
-        const __m512 s = _mm512_set1_ps(a[i][k]);
-        for (int64_t v = 0; v < kVectors; ++v) acc[i][v] = _mm512_fmadd_ps(s, w[v], acc[i][v]);
-      }
+    for (int64_t i = 0; i < kRows; ++i) {
+      const __m512 s = _mm512_set1_ps(a[i][k]);
+      for (int64_t v = 0; v < kVectors; ++v) acc[i][v] = _mm512_fmadd_ps(s, w[v], acc[i][v]);
     }
+  };
+  // Steps run in pairs, and the prefetches are counted once per pair (ahead.lines per pair, in units
+  // of 1/pairs of a line): on the Intel Xeon VM that made the tiles ~5% faster than one step per
+  // iteration with its own prefetch count. (Four steps per iteration were no faster, and made GCC
+  // keep an accumulator on the stack.)
+  const int64_t pairs = std::max<int64_t>(1, K / 2);
+  int64_t due = 0;
+  auto steps = [&](const float* const* a, int64_t n, const float* b) {
+    int64_t k = 0;
+    for (; k + 2 <= n; k += 2) {
+      for (due += ahead.lines; due >= pairs; due -= pairs, ahead.first += 64) _mm_prefetch(ahead.first, _MM_HINT_T1);
+      step(a, k, b);
+      step(a, k + 1, b);
+    }
+    if (k < n) step(a, k, b);
   };
   steps(xr, K, packed);
   ahead.lines = 0;
