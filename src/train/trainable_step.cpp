@@ -28,9 +28,9 @@ constexpr int64_t kMaxPartGradientBytes = int64_t(256) << 20;
 // The fewest tokens per part: below it a micro-batch runs whole (tiny products gain nothing from
 // one thread each, and at 32 rows or fewer ops::linear streams a quantized W with 8-bit inputs).
 constexpr int64_t kMinPartTokens = 128;
-// Rows cross_entropy_loss takes at once, in each part and in a whole micro-batch. With a frozen output matrix (LoRA) a chunk
-// holds [256, 1024] logits at a time, and 256 rows ran SmolLM2's head ~5% faster than 128 (each
-// chunk streams the whole head). When the head trains, each part holds [256, n_vocab] logits
+// Rows cross_entropy_loss takes at once, in each part and in a whole micro-batch. With a frozen
+// output matrix (LoRA) a chunk holds [256, 1024] logits at a time, and 256 rows ran SmolLM2's head
+// ~5% faster than 128 (each chunk streams the whole head). When the head trains, each part holds [256, n_vocab] logits
 // (48 MiB for SmolLM2's vocabulary), beside that training's optimizer state of 16 bytes a weight.
 constexpr int64_t kLossChunkRows = 256;
 

@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <cstring>
 
-extern "C" char __executable_start, etext;  // tunekit's code, from the linker
-
 #include "verbs.h"
+
+extern "C" char __executable_start, etext;  // tunekit's code, from the linker
 
 namespace tunekit::cli {
 
